@@ -1,0 +1,5 @@
+"""PNS network layers."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
