@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .blocks import NSBlock
+from .layers import relevance_measuring, spatial_temporal_aggregation
+
+__all__ = ["NSBlock", "relevance_measuring", "spatial_temporal_aggregation"]

@@ -1,5 +1,7 @@
-"""PNS network blocks."""
+"""Reusable blocks of the PNS networks."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .ns_block import NSBlock
+
+__all__ = ["NSBlock"]

@@ -1,5 +1,7 @@
-"""PNS network layers."""
+"""Low-level operations of the PNS networks."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .ns_ops import relevance_measuring, spatial_temporal_aggregation
+
+__all__ = ["relevance_measuring", "spatial_temporal_aggregation"]
