@@ -159,8 +159,11 @@ def render_video(
     highlights = rng.uniform((0, 0), (height, width), (rng.integers(3, 7), 2)).astype(np.float32)
 
     candidates = [i for i in range(1, num_frames - 1) if present[i] and present[i - 1] and present[i + 1]]
-    count = min(len(candidates), int(round(ambiguous_fraction * num_frames)))
-    chosen = sorted(rng.choice(candidates, count, replace=False).tolist()) if count else []
+    chosen: list[int] = []  # never two ambiguous frames side by side: their neighbours stay clear
+    for i in rng.permutation(candidates).tolist() if candidates else []:
+        if len(chosen) < round(ambiguous_fraction * num_frames) and all(abs(i - j) > 1 for j in chosen):
+            chosen.append(i)
+    chosen.sort()
     ambiguous = {i: _AMBIGUITIES[k % len(_AMBIGUITIES)] for k, i in enumerate(chosen)}
 
     frames, masks = [], []
@@ -170,6 +173,7 @@ def render_video(
         img = cv2.warpAffine(world, affine, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                              borderMode=cv2.BORDER_REFLECT)  # fmt: skip
         mask = np.zeros((height, width), bool)
+        mucosa = img
         if present[t]:
             mask, rho = _polyp(yy, xx, (centre_y[t], centre_x[t]), float(radius[t]), shape)
             dome = (1.0 + 0.25 * (1 - np.clip(rho, 0, 1) ** 2) + 0.08 * texture)[..., None]
@@ -189,10 +193,11 @@ def render_video(
             glare, _ = _polyp(yy, xx, (centre_y[t], centre_x[t]), float(radius[t]) * 1.1, _polyp_shape(rng))
             a = cv2.GaussianBlur(glare.astype(np.float32), (9, 9), 3.0)[..., None] * 0.85
             img = img * (1 - a) + a * np.array([0.98, 0.93, 0.8], np.float32)
-        elif kind == "fold":  # a fold hides the upper part of the polyp
-            d = yy - (centre_y[t] + 0.1 * radius[t] * np.sin(xx / 9.0))
-            cover = (1 / (1 + np.exp(d / 2.0)))[..., None]
-            img = img * (1 - cover) + cover * world.mean(axis=(0, 1)) * 0.75
+        elif kind == "fold":  # a fold in front of the polyp hides its upper part: mucosa with a dark edge
+            d = yy - (centre_y[t] + 0.15 * radius[t] * (1 + np.sin(xx / 9.0)))
+            cover = (1 / (1 + np.exp(d / 1.5)))[..., None]
+            edge = (1 - 0.4 * np.exp(-((d / 2.5) ** 2)))[..., None]
+            img = (img * (1 - cover) + cover * mucosa * vignette * 1.1) * edge
         img = img + rng.normal(0, 0.008, img.shape).astype(np.float32)
         frames.append(np.clip(np.rint(img * 255), 0, 255).astype(np.uint8))
         masks.append(mask.astype(np.uint8) * 255)
