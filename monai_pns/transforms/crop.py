@@ -60,15 +60,14 @@ class RandSymmetricCropResized(Randomizable, MapTransform):
         d = dict(data)
         self.randomize()
         c = self.crop
-        if c == 0:
-            return d
         for key, mode in self.key_iterator(d, self.mode):
             img = d[key]
             if img.ndim not in (3, 4):
                 raise ValueError(f"key '{key}': expected (C, H, W) or (C, T, H, W), got shape {tuple(img.shape)}.")
             h, w = img.shape[-2:]
-            if 2 * c >= min(h, w):
-                raise ValueError(f"key '{key}': crop of {c} px per side is too large for size {(h, w)}.")
-            size = (h, w) if img.ndim == 3 else (-1, h, w)
-            d[key] = Resize(spatial_size=size, mode=mode)(img[..., c : h - c, c : w - c])
+            if 2 * self.max_crop >= min(h, w):
+                raise ValueError(f"key '{key}': max_crop={self.max_crop} px per side is too large for size {(h, w)}.")
+            if c > 0:
+                size = (h, w) if img.ndim == 3 else (-1, h, w)
+                d[key] = Resize(spatial_size=size, mode=mode)(img[..., c : h - c, c : w - c])
         return d
