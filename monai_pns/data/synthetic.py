@@ -139,7 +139,7 @@ def render_video(
     roll = _trajectory(rng, num_frames, 8.0)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     r2 = ((yy - height / 2) / (height / 2)) ** 2 + ((xx - width / 2) / (width / 2)) ** 2
-    vignette = (1.05 - 0.55 * r2 / 2)[..., None].clip(0.3, 1.1)
+    vignette = (1.08 - 0.4 * r2)[..., None].clip(0.25, 1.1)
 
     # polyp: present over one contiguous run of frames (sometimes the whole video, sometimes none of it)
     present = np.zeros(num_frames, bool)
@@ -191,7 +191,7 @@ def render_video(
             img = _motion_blur(img, rng, max(5, width // 14) | 1)
         elif kind == "glare":  # bright fluid / glare over most of the polyp
             glare, _ = _polyp(yy, xx, (centre_y[t], centre_x[t]), float(radius[t]) * 1.1, _polyp_shape(rng))
-            a = cv2.GaussianBlur(glare.astype(np.float32), (9, 9), 3.0)[..., None] * 0.85
+            a = cv2.GaussianBlur(glare.astype(np.float32), (15, 15), 4.0)[..., None] * 0.8
             img = img * (1 - a) + a * np.array([0.98, 0.93, 0.8], np.float32)
         elif kind == "fold":  # a fold in front of the polyp hides its upper part: mucosa with a dark edge
             d = yy - (centre_y[t] + 0.15 * radius[t] * (1 + np.sin(xx / 9.0)))
@@ -329,7 +329,7 @@ def synthetic_datalist(root: str | os.PathLike | None = None, **params) -> Path:
     return path
 
 
-def save_preview(root: str | os.PathLike, out: str | os.PathLike, case: str | None = None, num: int = 5) -> Path:
+def save_preview(root: str | os.PathLike, out: str | os.PathLike, case: str | None = None, num: int = 6) -> Path:
     """Save a PNG with ``num`` consecutive frames of a test video (around an ambiguous frame): frames, masks and
     mask outlines over the frames, one row each."""
     root = Path(root)
@@ -338,12 +338,13 @@ def save_preview(root: str | os.PathLike, out: str | os.PathLike, case: str | No
     tests = [c for c in manifest["cases"] if c.startswith("Synthetic-Test/")] or list(manifest["cases"])
     if not tests:
         raise ValueError(f"'{root}' holds no videos to preview.")
-    case = case or next((c for c in tests if manifest["cases"][c]["ambiguous"]), tests[0])
+    case = case or max(tests, key=lambda c: len(set(manifest["cases"][c]["ambiguous"].values())))
     if case not in manifest["cases"]:
         raise ValueError(f"case '{case}' is not in '{root}' (cases: {sorted(manifest['cases'])}).")
     n_frames = manifest["params"]["num_frames"]
-    ambiguous = sorted(int(i) for i in manifest["cases"][case]["ambiguous"])
-    start = min(max((ambiguous[0] if ambiguous else 0) - num // 2, 0), max(n_frames - num, 0))
+    kinds = {int(i): k for i, k in manifest["cases"][case]["ambiguous"].items()}
+    # the window showing the most kinds of ambiguous frames
+    start = max(range(max(n_frames - num, 0) + 1), key=lambda s: len({kinds.get(t) for t in range(s, s + num)}))
     source, name = case.split("/")
     if source == "Synthetic":
         frame_dir = root / "VPS-TrainSet" / source / "Train" / name / "Frame"

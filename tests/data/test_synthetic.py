@@ -114,6 +114,6 @@ def test_preview_and_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "datalist.json" in out and "p.png" in out
     preview = cv2.imread(str(tmp_path / "p.png"))
-    assert preview.shape == (3 * (64 + 4), 5 * (96 + 4), 3)
+    assert preview.shape == (3 * (64 + 4), 6 * (96 + 4), 3)
     with pytest.raises(ValueError, match="case 'nope'"):
         save_preview(tmp_path / "syn", tmp_path / "q.png", case="nope")
