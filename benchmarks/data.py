@@ -66,8 +66,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # the workers are the parallelism being measured
     with tempfile.TemporaryDirectory() as tmp:
-        root = generate_synthetic_dataset(args.root or Path(tmp) / "synthetic", num_train_videos=4, num_test_videos=0,
-                                          num_frames=24, num_images=0, height=args.height, width=args.width)  # fmt: skip
+        root = generate_synthetic_dataset(
+            args.root or Path(tmp) / "synthetic", num_train_videos=4, num_test_videos=0, num_frames=24, num_images=0,
+            height=args.height, width=args.width,
+        )  # fmt: skip
         cases = load_decathlon_datalist(str(root / "datalist.json"), data_list_key="training")
         rows = [measure(cases, w, c, args.clips, args.batch_size) for c in (False, True) for w in (0, 2)]
     header = f"{'workers':>7} | {'cache':>5} | {'clips/s':>7} | {'first batch s':>13} | {'caching s':>9}"

@@ -195,7 +195,7 @@ def render_video(
             img = img * (1 - a) + a * np.array([0.98, 0.93, 0.8], np.float32)
         elif kind == "fold":  # a fold in front of the polyp hides its upper part: mucosa with a dark edge
             d = yy - (centre_y[t] + 0.15 * radius[t] * (1 + np.sin(xx / 9.0)))
-            cover = (1 / (1 + np.exp(d / 1.5)))[..., None]
+            cover = (0.5 - 0.5 * np.tanh(d / 3.0))[..., None]  # sigmoid(-d / 1.5)
             edge = (1 - 0.4 * np.exp(-((d / 2.5) ** 2)))[..., None]
             img = (img * (1 - cover) + cover * mucosa * vignette * 1.1) * edge
         img = img + rng.normal(0, 0.008, img.shape).astype(np.float32)
@@ -350,7 +350,8 @@ def save_preview(root: str | os.PathLike, out: str | os.PathLike, case: str | No
         frame_dir = root / "VPS-TrainSet" / source / "Train" / name / "Frame"
         mask_dir = frame_dir.parent / "GT"
     else:
-        frame_dir, mask_dir = root / "VPS-TestSet" / source / "Frame" / name, root / "VPS-TestSet" / source / "GT" / name
+        test = root / "VPS-TestSet" / source
+        frame_dir, mask_dir = test / "Frame" / name, test / "GT" / name
     rows: list[list[np.ndarray]] = [[], [], []]
     for t in range(start, min(start + num, n_frames)):
         frame = cv2.imread(str(frame_dir / f"{t + 1}.jpg"))

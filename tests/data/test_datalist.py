@@ -48,7 +48,8 @@ def test_pnsnet(tmp_path):
 
 def test_pnsnet_short_case_flagged_and_test_without_gt(tmp_path):
     root = tmp_path / "PNS"
-    write_case(root / "VPS-TrainSet" / "S" / "Train" / "1" / "Frame", root / "VPS-TrainSet" / "S" / "Train" / "1" / "GT", 3)
+    case_dir = root / "VPS-TrainSet" / "S" / "Train" / "1"
+    write_case(case_dir / "Frame", case_dir / "GT", 3)
     write_case(root / "VPS-TestSet" / "T" / "Frame" / "1", None, 4)
     d = build_datalist("pnsnet", root, clip_length=5)
     assert d["training"][0]["num_frames"] == 3 and d["training"][0]["padded"] is True
@@ -80,7 +81,8 @@ def test_sunseg(tmp_path):
     _sunseg_case(root, "TestHardDataset/Unseen", "case4_2")
     d = build_datalist("sunseg", root)
     assert [c["case"] for c in d["training"]] == ["TrainDataset/case2_3", "TrainDataset/case10_1"]
-    assert [c["source"] for c in d["test"]] == ["TestEasyDataset/Seen", "TestEasyDataset/Unseen", "TestHardDataset/Unseen"]
+    sources = ["TestEasyDataset/Seen", "TestEasyDataset/Unseen", "TestHardDataset/Unseen"]
+    assert [c["source"] for c in d["test"]] == sources
     for case in d["training"] + d["test"]:
         numbers = [int(s.rsplit("_image", 1)[1]) for s in _stems(case["image"])]
         assert numbers == list(range(1, 13))
@@ -125,7 +127,7 @@ def test_folders_without_masks(tmp_path):
         (lambda r: (r / "VPS-TrainSet/SetA/Train/2/GT/5.png").unlink(), "case 'SetA/2': no mask for frame '5.jpg'"),
         (lambda r: write_mask(r / "VPS-TrainSet/SetA/Train/1/GT/13.png", True), "case 'SetA/1': 12 frames .* 13 masks"),
         (lambda r: shutil.rmtree(r / "VPS-TestSet/SetB/GT/1"), "case 'SetB/1' \\(masks\\): expected a folder"),
-        (lambda r: [p.unlink() for p in (r / "VPS-TrainSet/SetA/Train/10/Frame").iterdir()], "case 'SetA/10': no image"),
+        (lambda r: [p.unlink() for p in (r / "VPS-TrainSet/SetA/Train/10/Frame").iterdir()], "'SetA/10': no image"),
         (lambda r: shutil.rmtree(r / "VPS-TrainSet/SetA/Train"), "expected '.*SetA/Train'"),
     ],
 )

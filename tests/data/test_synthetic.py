@@ -14,7 +14,8 @@ TINY = {"num_train_videos": 2, "num_test_videos": 1, "num_frames": 8, "num_image
 
 def test_layout_and_datalist(tmp_path):
     root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
-    assert (root / "IVPS-TrainSet" / "Frame" / "2.jpg").is_file() and (root / "IVPS-TrainSet" / "GT" / "2.png").is_file()
+    assert (root / "IVPS-TrainSet" / "Frame" / "2.jpg").is_file()
+    assert (root / "IVPS-TrainSet" / "GT" / "2.png").is_file()
     assert (root / "VPS-TrainSet" / "Synthetic" / "Train" / "2" / "Frame" / "8.jpg").is_file()
     assert (root / "VPS-TestSet" / "Synthetic-Test" / "GT" / "1" / "8.png").is_file()
     training = load_decathlon_datalist(str(root / "datalist.json"), data_list_key="training")
@@ -101,7 +102,8 @@ def test_ambiguous_frames_differ_from_neighbours(seed):
         assert 0 < i < 23 and i - 1 not in kinds and i + 1 not in kinds
         assert masks[i].any() and masks[i - 1].any() and masks[i + 1].any()  # the mask keeps the whole polyp
         if kind == "blur":  # far less detail than the neighbours
-            sharp = [cv2.Laplacian(cv2.cvtColor(frames[j], cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for j in (i - 1, i, i + 1)]
+            grey = [cv2.cvtColor(frames[j], cv2.COLOR_RGB2GRAY) for j in (i - 1, i, i + 1)]
+            sharp = [cv2.Laplacian(g, cv2.CV_64F).var() for g in grey]
             assert sharp[1] < 0.5 * min(sharp[0], sharp[2])
         else:  # glare or a fold hides the polyp: it stands out far less than in the neighbouring frames
             contrast = [_redness_contrast(frames[j], masks[j]) for j in (i - 1, i, i + 1)]

@@ -51,7 +51,8 @@ def test_mask_at_other_size_is_resized_with_warning(tmp_path):
     big[:12] = 255
     cv2.imwrite(str(tmp_path / "m.png"), big)
     with pytest.warns(UserWarning, match="m.png"):
-        d = LoadFramesd(keys=("label", "image"))({"image": [str(tmp_path / "f.png")], "label": [str(tmp_path / "m.png")]})
+        d = LoadFramesd(keys=("label", "image"))({"image": [str(tmp_path / "f.png")],
+                                                  "label": [str(tmp_path / "m.png")]})  # fmt: skip
     assert d["label"].shape == (1, 1, 12, 16) and d["label"][0, 0, :6].all() and not d["label"][0, 0, 6:].any()
 
 
@@ -70,13 +71,15 @@ def test_bad_files(tmp_path):
         LoadFramesd(keys="image", mask_threshold=255)
     with pytest.raises(ValueError, match="1 masks for 2 frames"):
         cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
-        LoadFramesd(keys=("image", "label"))({"image": [str(tmp_path / "a.png")] * 2, "label": [str(tmp_path / "a.png")]})
+        one = str(tmp_path / "a.png")
+        LoadFramesd(keys=("image", "label"))({"image": [one, one], "label": [one]})
 
 
 def test_video_frames(tmp_path):
     video = write_video(tmp_path / "v.avi", [0, 50, 100, 150])
     masks = write_video(tmp_path / "m.avi", [0, 255, 255, 0], grey_mask=True)
-    d = LoadFramesd(keys=("image", "label"))({"image": [f"{video}#3", f"{video}#1"], "label": [f"{masks}#3", f"{masks}#1"]})
+    refs = {"image": [f"{video}#3", f"{video}#1"], "label": [f"{masks}#3", f"{masks}#1"]}
+    d = LoadFramesd(keys=("image", "label"))(refs)
     assert d["image"][:, :, 0, 0].mul(255).round().tolist() == [[150, 50]] * 3
     assert d["label"][0, 0].sum() == 0 and d["label"][0, 1, :24].all() and not d["label"][0, 1, 24:].any()
 

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from monai.bundle import ConfigParser
 
 from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
 
@@ -67,3 +68,24 @@ def test_anchor_image_and_inference_variants(still_case):
     assert d["image"].shape == (3, 32, 48) and d["label"].shape == (1, 32, 48)
     d = eval_transforms(spatial_size=(32, 48), with_label=False)({"image": still_case["image"][:5]})
     assert d["image"].shape == (3, 5, 32, 48) and "label" not in d
+
+
+def test_usable_from_a_bundle_config(still_case):
+    config = {
+        "train_transforms": [
+            {"_target_": "monai_pns.transforms.RandClipWindowd", "keys": ["image", "label"], "clip_length": 5},
+            {"_target_": "monai_pns.transforms.LoadFramesd", "keys": ["image", "label"]},
+            {"_target_": "Resized", "keys": ["image", "label"], "spatial_size": [-1, 32, 48],
+             "mode": ["bilinear", "nearest"]},
+            {"_target_": "monai_pns.transforms.RandSymmetricCropResized", "keys": ["image", "label"], "max_crop": 3,
+             "mode": ["bilinear", "nearest"]},
+            {"_target_": "RandFlipd", "keys": ["image", "label"], "prob": 0.5, "spatial_axis": -1},
+            {"_target_": "NormalizeIntensityd", "keys": "image", "subtrahend": list(PNS_MEAN), "divisor": list(PNS_STD),
+             "channel_wise": True},
+        ],
+        "preprocessing": {"_target_": "Compose", "transforms": "@train_transforms"},
+    }  # fmt: skip
+    parser = ConfigParser(config)
+    d = parser.get_parsed_content("preprocessing")(still_case)
+    assert d["image"].shape == (3, 5, 32, 48) and d["label"].shape == (1, 5, 32, 48)
+    assert 1 <= d["frame_index"][0] and d["frame_index"][-1] <= 6
