@@ -285,7 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", default="test", help="layout 'folders': datalist key (default: test)")
     parser.add_argument("--clip-length", type=int, default=5, help="frames per clip; shorter cases are flagged")
     args = parser.parse_args(argv)
-    datalist = build_datalist(args.layout, args.root, args.masks, args.split, args.clip_length)
+    try:
+        datalist = build_datalist(args.layout, args.root, args.masks, args.split, args.clip_length)
+    except ValueError as e:
+        parser.error(str(e))
     out = write_datalist(datalist, args.out)
     for key, items in datalist.items():
         if isinstance(items, list):

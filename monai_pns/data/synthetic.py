@@ -385,10 +385,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="regenerate even if a matching set exists")
     parser.add_argument("--preview", default=None, help="also save a preview PNG (frames, masks, overlay) here")
     args = parser.parse_args(argv)
-    root = generate_synthetic_dataset(
-        args.out, args.videos, args.test_videos, args.frames, args.images, args.height, args.width, args.seed,
-        args.overwrite,
-    )  # fmt: skip
+    try:
+        root = generate_synthetic_dataset(
+            args.out, args.videos, args.test_videos, args.frames, args.images, args.height, args.width, args.seed,
+            args.overwrite,
+        )  # fmt: skip
+    except ValueError as e:
+        parser.error(str(e))
     print(f"synthetic set: {root}")
     print(f"datalist: {root / 'datalist.json'}")
     if args.preview:

@@ -57,18 +57,15 @@ class LoadFramesd(MapTransform):
             raise ValueError(f"mask_threshold must be in [0, 254], got mask_threshold={mask_threshold}.")
         self.mask_threshold = mask_threshold
 
-    def _read(self, key: Hashable, refs: Sequence[str]) -> list[np.ndarray]:
-        mask = key in self.mask_keys
-        frames = read_frames(refs, mask=mask)
-        sizes = {f.shape[:2] for f in frames}
-        if len(sizes) > 1 and not mask:
-            first = frames[0].shape[:2]
-            bad = next(i for i, f in enumerate(frames) if f.shape[:2] != first)
+    @staticmethod
+    def _check_one_size(key: Hashable, refs: Sequence[str], frames: Sequence[np.ndarray]) -> None:
+        first = frames[0].shape[:2]
+        bad = next((i for i, f in enumerate(frames) if f.shape[:2] != first), None)
+        if bad is not None:
             raise ValueError(
                 f"key '{key}': frame '{refs[bad]}' is {frames[bad].shape[:2]} but '{refs[0]}' is {first} "
                 "(frames of one clip must have one size)."
             )
-        return frames
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         d = dict(data)
@@ -80,15 +77,17 @@ class LoadFramesd(MapTransform):
             refs = [os.fspath(value)] if single else [os.fspath(v) for v in value]  # type: ignore[attr-defined]
             if not refs:
                 raise ValueError(f"key '{key}': empty list of frames.")
-            frames = self._read(key, refs)
+            frames = read_frames(refs, mask=key in self.mask_keys)
             if key in self.mask_keys:
                 if reference is not None:
                     if len(reference) != len(frames):
                         raise ValueError(f"key '{key}': {len(frames)} masks for {len(reference)} frames.")
                     frames = [self._fit(m, size, ref) for m, size, ref in zip(frames, reference, refs)]
+                self._check_one_size(key, refs, frames)
                 array = np.stack(frames)[None] > self.mask_threshold  # (1, T, H, W)
                 tensor = torch.from_numpy(array.astype(np.float32))
             else:
+                self._check_one_size(key, refs, frames)
                 if reference is None:
                     reference = [f.shape[:2] for f in frames]
                 array = np.stack(frames).transpose(3, 0, 1, 2)  # (3, T, H, W)

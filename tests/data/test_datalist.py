@@ -179,3 +179,7 @@ def test_cli(tmp_path, capsys):
     written = json.loads(out.read_text())
     assert len(written["training"]) == 3 and len(written["test"]) == 2 and len(written["pretraining"]) == 3
     assert "training: 3 items, 36 frames" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--layout", "nolayout", "--root", str(root), "--out", str(tmp_path / "other.json")])
+    assert exit_info.value.code == 2 and "nolayout" in capsys.readouterr().err
+    assert not (tmp_path / "other.json").exists()

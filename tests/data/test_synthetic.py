@@ -117,5 +117,8 @@ def test_preview_and_cli(tmp_path, capsys):
     assert "datalist.json" in out and "p.png" in out
     preview = cv2.imread(str(tmp_path / "p.png"))
     assert preview.shape == (3 * (64 + 4), 6 * (96 + 4), 3)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--frames", "0"])
+    assert "num_frames=0" in capsys.readouterr().err
     with pytest.raises(ValueError, match="case 'nope'"):
         save_preview(tmp_path / "syn", tmp_path / "q.png", case="nope")

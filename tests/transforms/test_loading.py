@@ -63,6 +63,13 @@ def test_frames_of_different_sizes(tmp_path):
         LoadFramesd(keys="image")({"image": [str(tmp_path / "a.png"), str(tmp_path / "b.png")]})
 
 
+def test_masks_of_different_sizes_without_frames(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((12, 16), np.uint8))
+    cv2.imwrite(str(tmp_path / "b.png"), np.zeros((10, 16), np.uint8))
+    with pytest.raises(ValueError, match="key 'label': frame '.*b.png' is \\(10, 16\\)"):
+        LoadFramesd(keys="label")({"label": [str(tmp_path / "a.png"), str(tmp_path / "b.png")]})
+
+
 def test_bad_files(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"junk")
     with pytest.raises(ValueError, match="bad.jpg"):

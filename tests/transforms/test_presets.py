@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from monai.bundle import ConfigParser
+from monai.data import CacheDataset, DataLoader
 
 from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
 
@@ -89,3 +90,12 @@ def test_usable_from_a_bundle_config(still_case):
     d = parser.get_parsed_content("preprocessing")(still_case)
     assert d["image"].shape == (3, 5, 32, 48) and d["label"].shape == (1, 5, 32, 48)
     assert 1 <= d["frame_index"][0] and d["frame_index"][-1] <= 6
+
+
+def test_cached_whole_cases(still_case):
+    t = train_transforms(clip_length=3, spatial_size=(32, 48), load_whole_case=True)
+    dataset = CacheDataset([still_case, still_case], t, progress=False)
+    assert dataset._cache[0]["image"].shape == (3, 8, 32, 48)  # cached up to the first random transform
+    loader = DataLoader(dataset, batch_size=2)
+    batch = next(iter(loader))
+    assert batch["image"].shape == (2, 3, 3, 32, 48) and batch["label"].shape == (2, 1, 3, 32, 48)
