@@ -239,6 +239,14 @@ def _write_set(root: Path, params: dict) -> dict:
     return cases
 
 
+def _has_params(root: Path, params: dict) -> bool:
+    try:
+        with open(root / "manifest.json") as f:
+            return json.load(f).get("params") == params
+    except (OSError, ValueError):
+        return False
+
+
 def generate_synthetic_dataset(
     root: str | os.PathLike | None = None,
     num_train_videos: int = 4,
@@ -288,14 +296,13 @@ def generate_synthetic_dataset(
         digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
         root = default_cache_dir() / f"synthetic-{digest}"
     root = Path(root).expanduser().resolve()
-    manifest_path = root / "manifest.json"
     if root.exists():
-        if not manifest_path.is_file() and any(root.iterdir()):
+        if not (root / "manifest.json").is_file() and any(root.iterdir()):
             raise ValueError(f"'{root}' is a non-empty folder without a synthetic manifest.json: not overwriting it.")
-        if manifest_path.is_file() and not overwrite:
-            with open(manifest_path) as f:
-                if json.load(f).get("params") == params and (root / "datalist.json").is_file():
-                    return root
+        if not overwrite and _has_params(root, params):
+            if not (root / "datalist.json").is_file():
+                write_datalist(build_datalist("pnsnet", root), root / "datalist.json")
+            return root
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
     old = None
@@ -306,7 +313,12 @@ def generate_synthetic_dataset(
         if root.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".old", dir=root.parent))
             os.replace(root, old / root.name)
-        os.replace(tmp, root)
+        try:
+            os.replace(tmp, root)
+        except OSError:
+            if not _has_params(root, params):
+                raise
+            shutil.rmtree(tmp)  # another process has just put the same set in place
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None and not root.exists():

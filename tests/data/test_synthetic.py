@@ -122,3 +122,11 @@ def test_preview_and_cli(tmp_path, capsys):
     assert "num_frames=0" in capsys.readouterr().err
     with pytest.raises(ValueError, match="case 'nope'"):
         save_preview(tmp_path / "syn", tmp_path / "q.png", case="nope")
+
+
+def test_missing_datalist_is_rebuilt_without_regenerating(tmp_path):
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    (root / "datalist.json").unlink()
+    (root / "sentinel").write_text("")
+    assert generate_synthetic_dataset(root, **TINY) == root
+    assert (root / "sentinel").exists() and len(json.loads((root / "datalist.json").read_text())["training"]) == 2
