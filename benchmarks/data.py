@@ -37,7 +37,7 @@ def measure(cases: list[dict], workers: int, cache: bool, clips: int, batch_size
         dataset = Dataset(cases, transforms)
     cache_s = time.perf_counter() - start
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
-                        persistent_workers=workers > 0)  # fmt: skip
+                        persistent_workers=workers > 0)
     seen, first, start = 0, None, time.perf_counter()
     while seen < clips:
         for batch in loader:
@@ -52,7 +52,7 @@ def measure(cases: list[dict], workers: int, cache: bool, clips: int, batch_size
     return {
         "workers": workers, "cache": cache, "clips": seen, "seconds": round(elapsed, 3),
         "clips_per_s": round(seen / elapsed, 1), "first_batch_s": round(first or 0.0, 3), "cache_s": round(cache_s, 3),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -69,21 +69,21 @@ def main() -> None:
         root = generate_synthetic_dataset(
             args.root or Path(tmp) / "synthetic", num_train_videos=4, num_test_videos=0, num_frames=24, num_images=0,
             height=args.height, width=args.width,
-        )  # fmt: skip
+        )
         cases = load_decathlon_datalist(str(root / "datalist.json"), data_list_key="training")
         rows = [measure(cases, w, c, args.clips, args.batch_size) for c in (False, True) for w in (0, 2)]
     header = f"{'workers':>7} | {'cache':>5} | {'clips/s':>7} | {'first batch s':>13} | {'caching s':>9}"
     print(f"training clips 5x256x448 from {args.width}x{args.height} JPEG frames, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPUs")  # fmt: skip
+          f"{os.cpu_count()} CPUs")
     print(header)
     print("-" * len(header))
     for r in rows:
         print(f"{r['workers']:>7} | {str(r['cache']):>5} | {r['clips_per_s']:>7} | {r['first_batch_s']:>13} | "
-              f"{r['cache_s'] if r['cache'] else '-':>9}")  # fmt: skip
+              f"{r['cache_s'] if r['cache'] else '-':>9}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "data", "frame_size": [args.height, args.width], "cpus": os.cpu_count(),
-              "python": platform.python_version(), "torch": torch.__version__, "rows": rows}  # fmt: skip
+              "python": platform.python_version(), "torch": torch.__version__, "rows": rows}
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
 

@@ -30,7 +30,7 @@ _MODULES = {
                  "read_frames", "read_image", "read_video_frames", "video_frame_ref"),
     "datalist": ("LAYOUTS", "build_datalist", "natural_key", "sunseg_frame_key", "write_datalist"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
-}  # fmt: skip
+}
 _ORIGIN = {name: module for module, names in _MODULES.items() for name in names}
 
 

@@ -125,11 +125,31 @@ def _motion_blur(img: np.ndarray, rng: np.random.Generator, length: int) -> np.n
 
 
 def render_video(
-    rng: np.random.Generator, num_frames: int, height: int, width: int, polyp_prob: float = 0.9,
+    rng: np.random.Generator,
+    num_frames: int,
+    height: int,
+    width: int,
+    polyp_prob: float = 0.9,
     ambiguous_fraction: float = 0.15,
-) -> tuple[list[np.ndarray], list[np.ndarray], dict]:  # fmt: skip
-    """Render one video: RGB ``uint8`` (H, W, 3) frames, ``uint8`` (H, W) masks (0/255) and a summary
-    (``polyp_frames``: indices with a polyp, ``ambiguous``: {index: "blur" | "glare" | "fold"})."""
+) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
+    """Render one synthetic colonoscopy video.
+
+    Args:
+        rng: the only source of randomness: the same generator state gives the same video.
+        num_frames, height, width: video size.
+        polyp_prob: probability that the video shows a polyp at all (over all of it or over one run of frames).
+        ambiguous_fraction: share of the frames made ambiguous (blur, glare, fold), never two in a row, only where
+            the polyp is in the frame and in both neighbours.
+
+    Returns:
+        RGB ``uint8`` (H, W, 3) frames, ``uint8`` (H, W) masks (0/255, the whole polyp even where it is hidden) and
+        a summary: ``polyp_frames`` (indices with a polyp), ``ambiguous`` ({index as str: "blur" | "glare" | "fold"}).
+
+    Examples::
+
+        >>> frames, masks, summary = render_video(np.random.default_rng(0), 24, 128, 224)
+        >>> frames[0].shape, masks[0].shape  # (128, 224, 3), (128, 224)
+    """
     margin = 0.6
     world_h, world_w = int(height * (1 + margin)), int(width * (1 + margin))
     world = _world(rng, world_h, world_w)
@@ -171,7 +191,7 @@ def render_video(
         affine = cv2.getRotationMatrix2D((width / 2, height / 2), float(roll[t]), float(zoom[t]))
         affine[:, 2] += (world_w - width) / 2 + pan_x[t], (world_h - height) / 2 + pan_y[t]
         img = cv2.warpAffine(world, affine, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                             borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+                             borderMode=cv2.BORDER_REFLECT)
         mask = np.zeros((height, width), bool)
         mucosa = img
         if present[t]:
@@ -185,7 +205,7 @@ def render_video(
         for hy, hx in highlights:  # specular highlights, sliding with the camera
             cy, cx = (hy - pan_y[t] * 0.5) % height, (hx - pan_x[t] * 0.5) % width
             cv2.ellipse(img, (int(cx), int(cy)), (2 + int(hx) % 3, 1 + int(hy) % 2), float(hx % 180), 0, 360,
-                        (1.0, 1.0, 0.97), -1)  # fmt: skip
+                        (1.0, 1.0, 0.97), -1)
         kind = ambiguous.get(t)
         if kind == "blur":
             img = _motion_blur(img, rng, max(5, width // 14) | 1)
@@ -283,7 +303,7 @@ def generate_synthetic_dataset(
     """
     for name, value, low in [("num_train_videos", num_train_videos, 0), ("num_test_videos", num_test_videos, 0),
                              ("num_frames", num_frames, 1), ("num_images", num_images, 0),
-                             ("height", height, 32), ("width", width, 32)]:  # fmt: skip
+                             ("height", height, 32), ("width", width, 32)]:
         if value < low:
             raise ValueError(f"{name} must be >= {low}, got {name}={value}.")
     if num_train_videos + num_test_videos + num_images == 0:
@@ -291,7 +311,7 @@ def generate_synthetic_dataset(
     params = {
         "version": SYNTHETIC_VERSION, "num_train_videos": num_train_videos, "num_test_videos": num_test_videos,
         "num_frames": num_frames, "num_images": num_images, "height": height, "width": width, "seed": seed,
-    }  # fmt: skip
+    }
     if root is None:
         digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
         root = default_cache_dir() / f"synthetic-{digest}"
@@ -401,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = generate_synthetic_dataset(
             args.out, args.videos, args.test_videos, args.frames, args.images, args.height, args.width, args.seed,
             args.overwrite,
-        )  # fmt: skip
+        )
     except ValueError as e:
         parser.error(str(e))
     print(f"synthetic set: {root}")

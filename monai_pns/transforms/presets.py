@@ -80,7 +80,7 @@ def train_transforms(
     window = []
     if clip:
         window = [RandClipWindowd(keys=keys, clip_length=clip_length, stride=stride, exclude_ends=exclude_ends,
-                                  anchor=anchor)]  # fmt: skip
+                                  anchor=anchor)]
     head = load + resize + window if load_whole_case else window + load + resize
     augment = [
         RandSymmetricCropResized(keys=keys, max_crop=crop, mode=("bilinear", "nearest")),

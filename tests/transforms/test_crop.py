@@ -21,12 +21,12 @@ def test_matches_reference_and_is_shared_by_frames_and_keys():
         seen.add(c)
         assert d["image"].shape == clip.shape and d["label"].shape == label.shape
         expected = frame[:, 0] if c == 0 else F.interpolate(frame[None, :, 0, c:20 - c, c:30 - c], size=(20, 30),
-                                                             mode="bilinear", align_corners=False)[0]  # fmt: skip
+                                                             mode="bilinear", align_corners=False)[0]
         for t in range(4):
             torch.testing.assert_close(torch.as_tensor(d["image"][:, t]), expected, atol=1e-5, rtol=0)
             assert torch.equal(torch.as_tensor(d["label"][:, t]), torch.as_tensor(d["label"][:, 0]))
         nearest = label[:, 0] if c == 0 else F.interpolate(label[None, :, 0, c:20 - c, c:30 - c], size=(20, 30),
-                                                            mode="nearest")[0]  # fmt: skip
+                                                            mode="nearest")[0]
         assert torch.equal(torch.as_tensor(d["label"][:, 0]), nearest)
     assert len(seen) > 2 and seen <= set(range(6))
 

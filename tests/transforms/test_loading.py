@@ -16,7 +16,7 @@ def _refs(folder, n, ext):
 def test_clip_shapes_and_values(tmp_path):
     write_case(tmp_path / "Frame", tmp_path / "GT", 4)
     d = LoadFramesd(keys=("image", "label"))({"image": _refs(tmp_path / "Frame", 4, ".png"),
-                                             "label": _refs(tmp_path / "GT", 4, ".png"), "case": "c"})  # fmt: skip
+                                             "label": _refs(tmp_path / "GT", 4, ".png"), "case": "c"})
     assert d["image"].shape == (3, 4, 12, 16) and d["image"].dtype == torch.float32
     assert d["label"].shape == (1, 4, 12, 16) and d["case"] == "c"
     for t in range(4):  # frame t is file t + 1: R = value, B = value / 2, in [0, 1]
@@ -31,7 +31,7 @@ def test_clip_shapes_and_values(tmp_path):
 def test_single_image(tmp_path):
     write_case(tmp_path / "Frame", tmp_path / "GT", 2)
     d = LoadFramesd(keys=("image", "label"))({"image": str(tmp_path / "Frame" / "2.png"),
-                                             "label": str(tmp_path / "GT" / "2.png")})  # fmt: skip
+                                             "label": str(tmp_path / "GT" / "2.png")})
     assert d["image"].shape == (3, 12, 16) and d["label"].shape == (1, 12, 16) and d["label"].sum() == 24
 
 
@@ -41,7 +41,7 @@ def test_mask_threshold(tmp_path, threshold, expected):
     cv2.imwrite(str(tmp_path / "m.png"), mask)
     cv2.imwrite(str(tmp_path / "f.png"), np.zeros((1, 3, 3), np.uint8))
     d = LoadFramesd(keys=("image", "label"), mask_threshold=threshold)({"image": str(tmp_path / "f.png"),
-                                                                        "label": str(tmp_path / "m.png")})  # fmt: skip
+                                                                        "label": str(tmp_path / "m.png")})
     assert d["label"].flatten().tolist() == expected
 
 
@@ -52,7 +52,7 @@ def test_mask_at_other_size_is_resized_with_warning(tmp_path):
     cv2.imwrite(str(tmp_path / "m.png"), big)
     with pytest.warns(UserWarning, match="m.png"):
         d = LoadFramesd(keys=("label", "image"))({"image": [str(tmp_path / "f.png")],
-                                                  "label": [str(tmp_path / "m.png")]})  # fmt: skip
+                                                  "label": [str(tmp_path / "m.png")]})
     assert d["label"].shape == (1, 1, 12, 16) and d["label"][0, 0, :6].all() and not d["label"][0, 0, 6:].any()
 
 

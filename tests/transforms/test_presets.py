@@ -45,7 +45,7 @@ def test_augmentation_drawn_once_per_clip(still_case, load_whole_case):
 
 def test_flip_applies_to_image_and_label_together(still_case):
     t = train_transforms(clip_length=2, spatial_size=(40, 60), max_crop=0, flip_prob=1.0, intensity_prob=0.0,
-                         normalize=False)  # fmt: skip
+                         normalize=False)
     d = t(still_case)
     plain = eval_transforms(spatial_size=(40, 60), normalize=False)({k: v[:2] for k, v in still_case.items()})
     assert torch.equal(d["image"], plain["image"].flip(-1)) and torch.equal(d["label"], plain["label"].flip(-1))
@@ -85,7 +85,7 @@ def test_usable_from_a_bundle_config(still_case):
              "channel_wise": True},
         ],
         "preprocessing": {"_target_": "Compose", "transforms": "@train_transforms"},
-    }  # fmt: skip
+    }
     parser = ConfigParser(config)
     d = parser.get_parsed_content("preprocessing")(still_case)
     assert d["image"].shape == (3, 5, 32, 48) and d["label"].shape == (1, 5, 32, 48)

@@ -52,7 +52,7 @@ def test_expand_and_monai_pipeline():
     assert "label" not in clips[2]
     # the same clips through MONAI: a transform returning a list, flattened by list_data_collate
     loader = DataLoader(Dataset(cases[:1], Compose([SequentialClipsd(keys=("image", "label"), clip_length=5)])),
-                        batch_size=1)  # fmt: skip
+                        batch_size=1)
     items = [item for batch in loader for item in decollate_batch(batch)]
     assert [item["frame_index"] for item in items] == [[0, 1, 2, 3, 4], [2, 3, 4, 5, 6]]
     assert items[1]["frame_write"] == [False, False, False, True, True] and items[1]["frame_path"][3] == "a5"
