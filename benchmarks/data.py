@@ -4,7 +4,7 @@ Runs the training chain of ``monai_pns.transforms.train_transforms`` over the sy
 DataLoader workers, without caching (the window is drawn first, only its frames are read) and with
 ``monai.data.CacheDataset`` (whole cases loaded and resized once, the window drawn from memory).
 
-    python benchmarks/data.py                       # about 30 s on 2 CPU cores
+    python benchmarks/data.py                       # about 20 s on 2 CPU cores
     python benchmarks/data.py --clips 256 --height 480 --width 640 --out results.json
 """
 

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from monai.data import DataLoader, Dataset, decollate_batch
+from monai.data import DataLoader, Dataset, decollate_batch, load_decathlon_datalist
 from monai.transforms import Compose
 
+from monai_pns.data.synthetic import generate_synthetic_dataset
+from monai_pns.transforms.presets import eval_transforms
 from monai_pns.transforms.sequential import SequentialClipsd, expand_sequential_clips, sequential_windows
 
 
@@ -63,3 +65,18 @@ def test_errors():
         SequentialClipsd(keys="image", clip_length=0)
     with pytest.raises(ValueError, match="num_frames=0"):
         sequential_windows(0, 5)
+
+
+def test_synthetic_videos_predicted_once_per_frame(tmp_path):
+    root = generate_synthetic_dataset(tmp_path / "syn", num_train_videos=0, num_test_videos=2, num_frames=12,
+                                      num_images=0, height=48, width=80)
+    cases = load_decathlon_datalist(str(root / "datalist.json"), data_list_key="test")
+    clips = expand_sequential_clips(cases, clip_length=5)
+    loader = DataLoader(Dataset(clips, eval_transforms(spatial_size=(32, 48))), batch_size=2)
+    written = []
+    for batch in loader:
+        assert batch["image"].shape[1:] == (3, 5, 32, 48)
+        for clip in decollate_batch(batch, detach=False):
+            written += [p for p, w in zip(clip["frame_path"], clip["frame_write"]) if w]
+    frames = [f for case in cases for f in case["image"]]
+    assert len(written) == len(frames) == 24 and set(written) == set(frames)
