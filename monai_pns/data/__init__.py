@@ -1,0 +1,42 @@
+"""Datasets on disk: datalists from the real layouts, frame/video reading, the embedded synthetic set."""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LAYOUTS",
+    "VIDEO_EXTENSIONS",
+    "build_datalist",
+    "count_video_frames",
+    "default_cache_dir",
+    "generate_synthetic_dataset",
+    "is_video_file",
+    "natural_key",
+    "parse_frame_ref",
+    "read_frames",
+    "read_image",
+    "read_video_frames",
+    "save_preview",
+    "sunseg_frame_key",
+    "synthetic_datalist",
+    "video_frame_ref",
+    "write_datalist",
+]
+
+_MODULES = {
+    "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "count_video_frames", "is_video_file", "parse_frame_ref",
+                 "read_frames", "read_image", "read_video_frames", "video_frame_ref"),
+    "datalist": ("LAYOUTS", "build_datalist", "natural_key", "sunseg_frame_key", "write_datalist"),
+    "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
+}
+_ORIGIN = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str):
+    # imported on first use, so that `python -m monai_pns.data.datalist` (or `.synthetic`) runs its module
+    # without it having been imported already by this package
+    if name not in _ORIGIN:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_ORIGIN[name]}"), name)

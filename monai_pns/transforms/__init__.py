@@ -1,0 +1,26 @@
+"""Clip transforms: sampling training windows and test clips, loading frames, per-clip augmentation."""
+
+from __future__ import annotations
+
+from monai_pns.transforms.crop import RandSymmetricCropResized
+from monai_pns.transforms.loading import LoadFramesd
+from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
+from monai_pns.transforms.sequential import SequentialClipsd, expand_sequential_clips, sequential_windows
+from monai_pns.transforms.window import RandClipWindowd, clip_window, count_frames, select_frames, window_starts
+
+__all__ = [
+    "LoadFramesd",
+    "PNS_MEAN",
+    "PNS_STD",
+    "RandClipWindowd",
+    "RandSymmetricCropResized",
+    "SequentialClipsd",
+    "clip_window",
+    "count_frames",
+    "eval_transforms",
+    "expand_sequential_clips",
+    "select_frames",
+    "sequential_windows",
+    "train_transforms",
+    "window_starts",
+]

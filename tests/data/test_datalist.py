@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from monai.data import load_decathlon_datalist
+
+from monai_pns.data.datalist import build_datalist, main, natural_key, sunseg_frame_key, write_datalist
+from monai_pns.data.image_io import parse_frame_ref
+from tests.data.trees import make_pnsnet, write_case, write_frame, write_mask, write_video
+
+
+def _stems(paths: list[str]) -> list[str]:
+    return [Path(p).stem for p in paths]
+
+
+def test_natural_key():
+    names = ["10.jpg", "2.jpg", "1.jpg", "case10_1", "case2_10", "case2_2"]
+    assert sorted(names[:3], key=natural_key) == ["1.jpg", "2.jpg", "10.jpg"]
+    assert sorted(names[3:], key=natural_key) == ["case2_2", "case2_10", "case10_1"]
+
+
+def test_sunseg_frame_key():
+    names = ["z_a1_image9.jpg", "a_a1_image10.jpg", "m_a1_image1.jpg"]
+    assert sorted(names, key=sunseg_frame_key) == ["m_a1_image1.jpg", "z_a1_image9.jpg", "a_a1_image10.jpg"]
+
+
+def test_pnsnet(tmp_path):
+    root = make_pnsnet(tmp_path / "PNS")
+    d = build_datalist("pnsnet", root)
+    assert d["layout"] == "pnsnet" and d["clip_length"] == 5
+    assert [c["case"] for c in d["pretraining"]] == ["IVPS-TrainSet/1", "IVPS-TrainSet/2", "IVPS-TrainSet/3"]
+    assert isinstance(d["pretraining"][0]["image"], str) and d["pretraining"][0]["label"].endswith("GT/1.png")
+    assert [c["case"] for c in d["training"]] == ["SetA/1", "SetA/2", "SetA/10"]
+    assert [c["case"] for c in d["test"]] == ["SetB/1", "SetB/2"]
+    for case in d["training"] + d["test"]:
+        assert _stems(case["image"]) == [str(i) for i in range(1, 13)]  # numeric, not 1, 10, 11, 12, 2, ...
+        assert _stems(case["label"]) == _stems(case["image"])
+        assert case["num_frames"] == 12 and case["padded"] is False
+        assert all(os.path.isabs(p) and os.path.isfile(p) for p in case["image"] + case["label"])
+    assert {c["split"] for c in d["training"]} == {"training"} and {c["source"] for c in d["test"]} == {"SetB"}
+    assert d["training"][2]["image"][0].endswith(os.path.join("Train", "10", "Frame", "1.jpg"))
+    assert d["test"][1]["image"][0].endswith(os.path.join("SetB", "Frame", "2", "1.png"))
+
+
+def test_pnsnet_short_case_flagged_and_test_without_gt(tmp_path):
+    root = tmp_path / "PNS"
+    case_dir = root / "VPS-TrainSet" / "S" / "Train" / "1"
+    write_case(case_dir / "Frame", case_dir / "GT", 3)
+    write_case(root / "VPS-TestSet" / "T" / "Frame" / "1", None, 4)
+    d = build_datalist("pnsnet", root, clip_length=5)
+    assert d["training"][0]["num_frames"] == 3 and d["training"][0]["padded"] is True
+    assert "label" not in d["test"][0] and d["test"][0]["num_frames"] == 4
+    assert "pretraining" not in d
+
+
+def test_decathlon_compatible(tmp_path):
+    root = make_pnsnet(tmp_path / "PNS")
+    out = write_datalist(build_datalist("pnsnet", root), tmp_path / "lists" / "datalist.json")
+    cases = load_decathlon_datalist(str(out), data_list_key="training")
+    assert len(cases) == 3 and _stems(cases[0]["image"])[:3] == ["1", "2", "3"]
+    assert all(os.path.isfile(p) for p in cases[0]["image"])
+
+
+def _sunseg_case(root: Path, source: str, case: str, n: int = 12) -> None:
+    for i in range(1, n + 1):
+        stem = f"{'z' if i % 2 else 'a'}_{case}_image{i}"  # lexical order differs from the frame number order
+        write_frame(root / source / "Frame" / case / f"{stem}.jpg", i)
+        write_mask(root / source / "GT" / case / f"{stem}.png", True)
+
+
+def test_sunseg(tmp_path):
+    root = tmp_path / "SUN-SEG"
+    _sunseg_case(root, "TrainDataset", "case10_1")
+    _sunseg_case(root, "TrainDataset", "case2_3")
+    _sunseg_case(root, "TestEasyDataset/Seen", "case1_1")
+    _sunseg_case(root, "TestEasyDataset/Unseen", "case3_1")
+    _sunseg_case(root, "TestHardDataset/Unseen", "case4_2")
+    d = build_datalist("sunseg", root)
+    assert [c["case"] for c in d["training"]] == ["TrainDataset/case2_3", "TrainDataset/case10_1"]
+    sources = ["TestEasyDataset/Seen", "TestEasyDataset/Unseen", "TestHardDataset/Unseen"]
+    assert [c["source"] for c in d["test"]] == sources
+    for case in d["training"] + d["test"]:
+        numbers = [int(s.rsplit("_image", 1)[1]) for s in _stems(case["image"])]
+        assert numbers == list(range(1, 13))
+        assert _stems(case["label"]) == _stems(case["image"])
+
+
+def test_kvasir(tmp_path):
+    root = tmp_path / "Kvasir-SEG"
+    for name in ("cju0", "cju1"):
+        write_frame(root / "images" / f"{name}.jpg", 50)
+        write_mask(root / "masks" / f"{name}.jpg", True)
+    d = build_datalist("kvasir", root)
+    assert [Path(c["image"]).name for c in d["pretraining"]] == ["cju0.jpg", "cju1.jpg"]
+    assert [Path(c["label"]).name for c in d["pretraining"]] == ["cju0.jpg", "cju1.jpg"]
+
+
+def test_folders_frames_and_videos(tmp_path):
+    frames, masks = tmp_path / "frames", tmp_path / "masks"
+    write_case(frames / "caseA", masks / "caseA", 12)
+    write_video(frames / "caseB.avi", [10, 20, 30])
+    write_video(masks / "caseB.avi", [255, 0, 255], grey_mask=True)
+    write_video(frames / "caseC.mp4", [5, 6])
+    write_case(masks / "caseC", None, 2)  # a folder of mask images for a video
+    d = build_datalist("folders", frames, masks=masks, split="validation", clip_length=5)
+    assert [c["case"] for c in d["validation"]] == ["caseA", "caseB", "caseC"]
+    a, b, c = d["validation"]
+    assert _stems(a["image"]) == [str(i) for i in range(1, 13)]
+    assert [parse_frame_ref(r)[1] for r in b["image"]] == [0, 1, 2] and b["padded"] is True
+    assert [parse_frame_ref(r) for r in b["label"]] == [(str((masks / "caseB.avi").resolve()), i) for i in range(3)]
+    assert _stems(c["label"]) == ["1", "2"] and c["num_frames"] == 2
+
+
+def test_folders_without_masks(tmp_path):
+    write_video(tmp_path / "v" / "clip.mp4", [1, 2, 3, 4, 5, 6])
+    d = build_datalist("folders", tmp_path / "v")
+    assert d["test"][0]["num_frames"] == 6 and "label" not in d["test"][0]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda r: (r / "VPS-TrainSet/SetA/Train/2/GT/5.png").unlink(), "case 'SetA/2': no mask for frame '5.jpg'"),
+        (lambda r: write_mask(r / "VPS-TrainSet/SetA/Train/1/GT/13.png", True), "case 'SetA/1': 12 frames .* 13 masks"),
+        (lambda r: shutil.rmtree(r / "VPS-TestSet/SetB/GT/1"), "case 'SetB/1' \\(masks\\): expected a folder"),
+        (lambda r: [p.unlink() for p in (r / "VPS-TrainSet/SetA/Train/10/Frame").iterdir()], "'SetA/10': no image"),
+        (lambda r: shutil.rmtree(r / "VPS-TrainSet/SetA/Train"), "expected '.*SetA/Train'"),
+    ],
+)
+def test_pnsnet_errors(tmp_path, damage, message):
+    root = make_pnsnet(tmp_path / "PNS")
+    damage(root)
+    with pytest.raises(ValueError, match=message):
+        build_datalist("pnsnet", root)
+
+
+def test_other_errors(tmp_path):
+    with pytest.raises(ValueError, match="pnsnet"):
+        build_datalist("pnsnett", tmp_path)
+    with pytest.raises(ValueError, match="is not a folder"):
+        build_datalist("pnsnet", tmp_path / "missing")
+    with pytest.raises(ValueError, match="expected one of"):
+        build_datalist("pnsnet", tmp_path)
+    with pytest.raises(ValueError, match="layout 'sunseg'"):
+        build_datalist("sunseg", tmp_path)
+    with pytest.raises(ValueError, match="layout 'kvasir'"):
+        build_datalist("kvasir", tmp_path)
+    with pytest.raises(ValueError, match="clip_length"):
+        build_datalist("kvasir", tmp_path, clip_length=0)
+    write_video(tmp_path / "f" / "v.avi", [1, 2, 3])
+    write_video(tmp_path / "m" / "v.avi", [1, 2])
+    with pytest.raises(ValueError, match="case 'v': video .* has 3 frames but there are 2 masks"):
+        build_datalist("folders", tmp_path / "f", masks=tmp_path / "m")
+    (tmp_path / "m" / "v.avi").unlink()
+    with pytest.raises(ValueError, match="case 'v': no mask video"):
+        build_datalist("folders", tmp_path / "f", masks=tmp_path / "m")
+    (tmp_path / "f" / "bad.mp4").write_bytes(b"not a video")
+    with pytest.raises(ValueError, match="bad.mp4"):
+        build_datalist("folders", tmp_path / "f")
+
+
+def test_write_datalist_is_atomic(tmp_path):
+    out = write_datalist({"training": [{"image": ["a.jpg"]}]}, tmp_path / "datalist.json")
+    before = out.read_text()
+    with pytest.raises(TypeError):
+        write_datalist({"training": [{"image": object()}]}, out)  # fails half-way through json.dump
+    assert out.read_text() == before
+    assert os.listdir(tmp_path) == ["datalist.json"]
+
+
+def test_cli(tmp_path, capsys):
+    root = make_pnsnet(tmp_path / "PNS")
+    out = tmp_path / "datalist.json"
+    assert main(["--layout", "pnsnet", "--root", str(root), "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert len(written["training"]) == 3 and len(written["test"]) == 2 and len(written["pretraining"]) == 3
+    assert "training: 3 items, 36 frames" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--layout", "nolayout", "--root", str(root), "--out", str(tmp_path / "other.json")])
+    assert exit_info.value.code == 2 and "nolayout" in capsys.readouterr().err
+    assert not (tmp_path / "other.json").exists()

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from monai_pns.data.image_io import (
+    count_video_frames,
+    parse_frame_ref,
+    read_frames,
+    read_image,
+    read_video_frames,
+    video_frame_ref,
+)
+from tests.data.trees import write_video
+
+
+def _bgr(h=4, w=5):
+    img = np.zeros((h, w, 3), np.uint8)
+    img[..., 0], img[..., 1], img[..., 2] = 10, 20, 30  # B, G, R
+    return img
+
+
+def test_colour_and_conversions(tmp_path):
+    cv2.imwrite(str(tmp_path / "rgb.png"), _bgr())
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.png")[0, 0], [30, 20, 10])  # returned as RGB
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((4, 5), 77, np.uint8))
+    grey = read_image(tmp_path / "grey.png")
+    assert grey.shape == (4, 5, 3) and (grey == 77).all()
+    rgba = np.concatenate([_bgr(), np.full((4, 5, 1), 128, np.uint8)], axis=2)
+    cv2.imwrite(str(tmp_path / "rgba.png"), rgba)
+    np.testing.assert_array_equal(read_image(tmp_path / "rgba.png")[0, 0], [30, 20, 10])
+    cv2.imwrite(str(tmp_path / "deep.png"), np.full((4, 5), 65535, np.uint16))
+    deep = read_image(tmp_path / "deep.png")
+    assert deep.dtype == np.uint8 and (deep == 255).all()
+    assert read_image(tmp_path / "deep.png", mask=True).shape == (4, 5)
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.png", mask=True), 30)  # colour mask: brightest channel
+
+
+def test_bad_files(tmp_path):
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(ValueError, match="corrupt.jpg"):
+        read_image(tmp_path / "corrupt.jpg")
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "corrupt.avi").write_bytes(b"RIFF nonsense")
+    with pytest.raises(ValueError, match="corrupt.avi"):
+        count_video_frames(tmp_path / "corrupt.avi")
+
+
+def test_frame_refs():
+    assert video_frame_ref("/a/v.mp4", 3) == "/a/v.mp4#3"
+    assert parse_frame_ref("/a/v.mp4#3") == ("/a/v.mp4", 3)
+    assert parse_frame_ref("/a/b#3.png") == ("/a/b#3.png", None)
+    assert parse_frame_ref("/a/img.png") == ("/a/img.png", None)
+    with pytest.raises(ValueError, match="index=-1"):
+        video_frame_ref("/a/v.mp4", -1)
+
+
+def test_video_frames(tmp_path):
+    video = write_video(tmp_path / "v.avi", [0, 40, 80, 120, 160])
+    assert count_video_frames(video) == 5
+    frames = read_video_frames(video, [3, 1, 3])
+    assert [int(f[0, 0, 0]) for f in frames] == [120, 40, 120] and frames[0].shape == (48, 64, 3)
+    with pytest.raises(ValueError, match="cannot read frame 7 of video file .*v.avi"):
+        read_video_frames(video, [7])
+    cv2.imwrite(str(tmp_path / "img.png"), np.full((48, 64, 3), 9, np.uint8))
+    mixed = read_frames([str(tmp_path / "img.png"), f"{video}#2", f"{video}#0"])
+    assert [int(f[0, 0, 0]) for f in mixed] == [9, 80, 0]

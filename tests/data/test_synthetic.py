@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from monai.data import load_decathlon_datalist
+
+from monai_pns.data.synthetic import generate_synthetic_dataset, main, render_video, save_preview, synthetic_datalist
+
+TINY = {"num_train_videos": 2, "num_test_videos": 1, "num_frames": 8, "num_images": 2, "height": 64, "width": 96}
+
+
+def test_layout_and_datalist(tmp_path):
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    assert (root / "IVPS-TrainSet" / "Frame" / "2.jpg").is_file()
+    assert (root / "IVPS-TrainSet" / "GT" / "2.png").is_file()
+    assert (root / "VPS-TrainSet" / "Synthetic" / "Train" / "2" / "Frame" / "8.jpg").is_file()
+    assert (root / "VPS-TestSet" / "Synthetic-Test" / "GT" / "1" / "8.png").is_file()
+    training = load_decathlon_datalist(str(root / "datalist.json"), data_list_key="training")
+    assert [c["case"] for c in training] == ["Synthetic/1", "Synthetic/2"]
+    assert all(c["num_frames"] == 8 and len(c["label"]) == 8 for c in training)
+    assert len(load_decathlon_datalist(str(root / "datalist.json"), data_list_key="pretraining")) == 2
+    frame = cv2.imread(training[0]["image"][0])
+    assert frame.shape == (64, 96, 3)
+    mask = cv2.imread(training[0]["label"][0], cv2.IMREAD_UNCHANGED)
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+
+
+def test_deterministic_cached_and_regenerated(tmp_path):
+    a = generate_synthetic_dataset(tmp_path / "a", seed=3, **TINY)
+    b = generate_synthetic_dataset(tmp_path / "b", seed=3, **TINY)
+    c = generate_synthetic_dataset(tmp_path / "c", seed=4, **TINY)
+    name = "VPS-TrainSet/Synthetic/Train/1/Frame/5.jpg"
+    assert (a / name).read_bytes() == (b / name).read_bytes()
+    assert (a / name).read_bytes() != (c / name).read_bytes()
+    (a / "sentinel").write_text("kept while the parameters match")
+    assert generate_synthetic_dataset(a, seed=3, **TINY) == a and (a / "sentinel").exists()
+    generate_synthetic_dataset(a, seed=5, **TINY)  # other parameters: regenerated in place
+    assert not (a / "sentinel").exists()
+    assert json.loads((a / "manifest.json").read_text())["params"]["seed"] == 5
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+
+
+def test_default_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MONAI_PNS_CACHE", str(tmp_path / "cache"))
+    path = synthetic_datalist(**TINY)
+    assert path.parent.parent == tmp_path / "cache" and path.parent.name.startswith("synthetic-")
+    assert synthetic_datalist(**TINY) == path
+    assert synthetic_datalist(**{**TINY, "seed": 1}) != path
+
+
+def test_refuses_foreign_folder_and_bad_arguments(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    with pytest.raises(ValueError, match="non-empty folder without a synthetic manifest"):
+        generate_synthetic_dataset(tmp_path / "mine", **TINY)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
+    with pytest.raises(ValueError, match="num_frames=0"):
+        generate_synthetic_dataset(tmp_path / "x", **{**TINY, "num_frames": 0})
+
+
+def test_polyp_appearance_and_absence():
+    frames, masks, summary = render_video(np.random.default_rng(1), 12, 96, 160, polyp_prob=1.0)
+    assert summary["polyp_frames"] and all(masks[i].any() for i in summary["polyp_frames"])
+    for i in summary["polyp_frames"]:
+        if str(i) in summary["ambiguous"]:
+            continue
+        inside, outside = frames[i][masks[i] > 0].astype(float), frames[i][masks[i] == 0].astype(float)
+        # redder (lower green/red ratio) or darker than the mucosa around it
+        assert (inside[:, 1] / (inside[:, 0] + 1)).mean() < (outside[:, 1] / (outside[:, 0] + 1)).mean()
+    _, empty, none = render_video(np.random.default_rng(1), 6, 64, 96, polyp_prob=0.0)
+    assert none["polyp_frames"] == [] and not any(m.any() for m in empty)
+
+
+def test_polyp_moves_smoothly():
+    _, masks, summary = render_video(np.random.default_rng(2), 16, 96, 160, polyp_prob=1.0)
+    present = summary["polyp_frames"]
+    centres = [np.argwhere(masks[i]).mean(axis=0) for i in present]
+    areas = [masks[i].astype(bool).sum() for i in present]
+    steps = [np.linalg.norm(b - a) for a, b in zip(centres, centres[1:])]
+    assert max(steps) < 0.1 * 160  # no jumps between consecutive frames
+    assert max(areas) / min(areas) < 3 and len(set(areas)) > 1  # scale changes, gradually
+
+
+def _redness_contrast(frame: np.ndarray, mask: np.ndarray) -> float:
+    """How much redder the masked region is than a ring of mucosa around it."""
+    f = frame.astype(float)
+    red = (f[..., 0] - f[..., 1]) / (f[..., 0] + f[..., 1] + 1)
+    inside = mask > 0
+    ring = cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~inside
+    return float(red[inside].mean() - red[ring].mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ambiguous_frames_differ_from_neighbours(seed):
+    frames, masks, summary = render_video(np.random.default_rng(seed), 24, 96, 160, polyp_prob=1.0)
+    kinds = {int(k): v for k, v in summary["ambiguous"].items()}
+    assert set(kinds.values()) == {"blur", "glare", "fold"}
+    for i, kind in kinds.items():
+        assert 0 < i < 23 and i - 1 not in kinds and i + 1 not in kinds
+        assert masks[i].any() and masks[i - 1].any() and masks[i + 1].any()  # the mask keeps the whole polyp
+        if kind == "blur":  # far less detail than the neighbours
+            grey = [cv2.cvtColor(frames[j], cv2.COLOR_RGB2GRAY) for j in (i - 1, i, i + 1)]
+            sharp = [cv2.Laplacian(g, cv2.CV_64F).var() for g in grey]
+            assert sharp[1] < 0.5 * min(sharp[0], sharp[2])
+        else:  # glare or a fold hides the polyp: it stands out far less than in the neighbouring frames
+            contrast = [_redness_contrast(frames[j], masks[j]) for j in (i - 1, i, i + 1)]
+            assert contrast[1] < 0.5 * min(contrast[0], contrast[2])
+
+
+def test_preview_and_cli(tmp_path, capsys):
+    assert main(["--out", str(tmp_path / "syn"), "--videos", "1", "--test-videos", "1", "--frames", "6",
+                 "--images", "0", "--height", "64", "--width", "96", "--preview", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "datalist.json" in out and "p.png" in out
+    preview = cv2.imread(str(tmp_path / "p.png"))
+    assert preview.shape == (3 * (64 + 4), 6 * (96 + 4), 3)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--frames", "0"])
+    assert "num_frames=0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="case 'nope'"):
+        save_preview(tmp_path / "syn", tmp_path / "q.png", case="nope")
+
+
+def test_missing_datalist_is_rebuilt_without_regenerating(tmp_path):
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    (root / "datalist.json").unlink()
+    (root / "sentinel").write_text("")
+    assert generate_synthetic_dataset(root, **TINY) == root
+    assert (root / "sentinel").exists() and len(json.loads((root / "datalist.json").read_text())["training"]) == 2

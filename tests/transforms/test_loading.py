@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from monai_pns.transforms.loading import LoadFramesd
+from tests.data.trees import frame_value, write_case, write_video
+
+
+def _refs(folder, n, ext):
+    return [str(folder / f"{i}{ext}") for i in range(1, n + 1)]
+
+
+def test_clip_shapes_and_values(tmp_path):
+    write_case(tmp_path / "Frame", tmp_path / "GT", 4)
+    d = LoadFramesd(keys=("image", "label"))({"image": _refs(tmp_path / "Frame", 4, ".png"),
+                                             "label": _refs(tmp_path / "GT", 4, ".png"), "case": "c"})
+    assert d["image"].shape == (3, 4, 12, 16) and d["image"].dtype == torch.float32
+    assert d["label"].shape == (1, 4, 12, 16) and d["case"] == "c"
+    for t in range(4):  # frame t is file t + 1: R = value, B = value / 2, in [0, 1]
+        assert d["image"][0, t, 0, 0].item() == pytest.approx(frame_value(t + 1) / 255)
+        assert d["image"][2, t, 0, 0].item() == pytest.approx((frame_value(t + 1) // 2) / 255)
+        expected = np.zeros((12, 16), np.float32)
+        if (t + 1) % 2 == 0:
+            expected[2:6, 3:9] = 1
+        np.testing.assert_array_equal(d["label"][0, t].numpy(), expected)
+
+
+def test_single_image(tmp_path):
+    write_case(tmp_path / "Frame", tmp_path / "GT", 2)
+    d = LoadFramesd(keys=("image", "label"))({"image": str(tmp_path / "Frame" / "2.png"),
+                                             "label": str(tmp_path / "GT" / "2.png")})
+    assert d["image"].shape == (3, 12, 16) and d["label"].shape == (1, 12, 16) and d["label"].sum() == 24
+
+
+@pytest.mark.parametrize("threshold, expected", [(128, [0, 1, 1]), (254, [0, 0, 1])])
+def test_mask_threshold(tmp_path, threshold, expected):
+    mask = np.array([[100, 129, 255]], np.uint8)
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((1, 3, 3), np.uint8))
+    d = LoadFramesd(keys=("image", "label"), mask_threshold=threshold)({"image": str(tmp_path / "f.png"),
+                                                                        "label": str(tmp_path / "m.png")})
+    assert d["label"].flatten().tolist() == expected
+
+
+def test_mask_at_other_size_is_resized_with_warning(tmp_path):
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((12, 16, 3), np.uint8))
+    big = np.zeros((24, 32), np.uint8)
+    big[:12] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), big)
+    with pytest.warns(UserWarning, match="m.png"):
+        d = LoadFramesd(keys=("label", "image"))({"image": [str(tmp_path / "f.png")],
+                                                  "label": [str(tmp_path / "m.png")]})
+    assert d["label"].shape == (1, 1, 12, 16) and d["label"][0, 0, :6].all() and not d["label"][0, 0, 6:].any()
+
+
+def test_frames_of_different_sizes(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((12, 16, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "b.png"), np.zeros((10, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="b.png"):
+        LoadFramesd(keys="image")({"image": [str(tmp_path / "a.png"), str(tmp_path / "b.png")]})
+
+
+def test_masks_of_different_sizes_without_frames(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((12, 16), np.uint8))
+    cv2.imwrite(str(tmp_path / "b.png"), np.zeros((10, 16), np.uint8))
+    with pytest.raises(ValueError, match="key 'label': frame '.*b.png' is \\(10, 16\\)"):
+        LoadFramesd(keys="label")({"label": [str(tmp_path / "a.png"), str(tmp_path / "b.png")]})
+
+
+def test_bad_files(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="bad.jpg"):
+        LoadFramesd(keys="image")({"image": [str(tmp_path / "bad.jpg")]})
+    with pytest.raises(ValueError, match="mask_threshold=255"):
+        LoadFramesd(keys="image", mask_threshold=255)
+    with pytest.raises(ValueError, match="1 masks for 2 frames"):
+        cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
+        one = str(tmp_path / "a.png")
+        LoadFramesd(keys=("image", "label"))({"image": [one, one], "label": [one]})
+
+
+def test_video_frames(tmp_path):
+    video = write_video(tmp_path / "v.avi", [0, 50, 100, 150])
+    masks = write_video(tmp_path / "m.avi", [0, 255, 255, 0], grey_mask=True)
+    refs = {"image": [f"{video}#3", f"{video}#1"], "label": [f"{masks}#3", f"{masks}#1"]}
+    d = LoadFramesd(keys=("image", "label"))(refs)
+    assert d["image"][:, :, 0, 0].mul(255).round().tolist() == [[150, 50]] * 3
+    assert d["label"][0, 0].sum() == 0 and d["label"][0, 1, :24].all() and not d["label"][0, 1, 24:].any()
+
+
+def test_missing_label_allowed_for_inference(tmp_path):
+    write_case(tmp_path / "Frame", None, 2)
+    d = LoadFramesd(keys=("image", "label"), allow_missing_keys=True)({"image": _refs(tmp_path / "Frame", 2, ".png")})
+    assert d["image"].shape == (3, 2, 12, 16) and "label" not in d

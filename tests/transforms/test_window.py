@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.data import DataLoader, Dataset
+from monai.transforms import Compose
+from monai.utils import set_determinism
+
+from monai_pns.transforms.window import RandClipWindowd, clip_window, window_starts
+
+
+def _case(n: int) -> dict:
+    return {"image": [f"{i}.jpg" for i in range(n)], "label": [f"{i}.png" for i in range(n)], "case": "c"}
+
+
+@pytest.mark.parametrize(
+    "n, t, stride, exclude, expected",
+    [
+        (12, 5, 1, True, range(1, 7)),  # windows 1-5 .. 6-10: neither frame 0 nor frame 11
+        (12, 5, 1, False, range(0, 8)),
+        (12, 5, 2, True, range(1, 3)),  # span 9 within frames 1..10: starts 1 and 2
+        (6, 5, 1, True, range(0, 2)),  # too short to keep the ends out: they are allowed
+        (3, 5, 1, True, range(-1, 0)),  # shorter than the window: centred, edges repeated
+    ],
+)
+def test_window_starts(n, t, stride, exclude, expected):
+    assert window_starts(n, t, stride, exclude) == expected
+
+
+def test_clip_window_pads_with_edge_frames():
+    assert clip_window(-1, 3, 5) == [0, 0, 1, 2, 2]
+    assert clip_window(2, 12, 3, stride=3) == [2, 5, 8]
+    assert clip_window(0, 1, 4) == [0, 0, 0, 0]
+
+
+def test_draws_cover_all_starts_and_never_the_ends():
+    sample = RandClipWindowd(keys=("image", "label"), clip_length=5)
+    sample.set_random_state(0)
+    starts = set()
+    for _ in range(200):
+        d = sample(_case(12))
+        idx = d["frame_index"]
+        assert idx == list(range(idx[0], idx[0] + 5)) and 0 not in idx and 11 not in idx
+        assert d["image"] == [f"{i}.jpg" for i in idx] and d["label"] == [f"{i}.png" for i in idx]
+        assert d["case"] == "c"
+        starts.add(idx[0])
+    assert starts == set(range(1, 7))
+
+
+def test_anchor_and_stride():
+    d = RandClipWindowd(keys="image", clip_length=3, stride=2, anchor=True)(_case(12))
+    assert len(d["image"]) == 4 and d["frame_index"][0] == 0
+    first = d["frame_index"][1]
+    assert d["frame_index"][1:] == [first, first + 2, first + 4] and first >= 1
+
+
+def test_short_case_is_padded():
+    d = RandClipWindowd(keys=("image", "label"), clip_length=5)(_case(2))
+    assert d["frame_index"] == [0, 0, 1, 1, 1] and d["image"] == ["0.jpg", "0.jpg", "1.jpg", "1.jpg", "1.jpg"]
+
+
+def test_tensors_after_loading():
+    image = torch.arange(12.0).reshape(1, 12, 1, 1).expand(3, 12, 2, 2)
+    label = torch.arange(12.0).reshape(1, 12, 1, 1)
+    sample = RandClipWindowd(keys=("image", "label"), clip_length=5)
+    sample.set_random_state(1)
+    d = sample({"image": image, "label": label.numpy()})
+    assert d["image"].shape == (3, 5, 2, 2) and d["label"].shape == (1, 5, 1, 1)
+    assert d["image"][0, :, 0, 0].tolist() == [float(i) for i in d["frame_index"]]
+    assert d["label"][0, :, 0, 0].tolist() == [float(i) for i in d["frame_index"]]
+
+
+def test_reproducible_with_monai_seeding():
+    sample = RandClipWindowd(keys=("image", "label"), clip_length=5)
+    draws = []
+    for _ in range(2):
+        sample.set_random_state(7)
+        draws.append([sample(_case(30))["frame_index"][0] for _ in range(10)])
+    assert draws[0] == draws[1] and len(set(draws[0])) > 1
+
+    def epoch():
+        set_determinism(seed=3)
+        loader = DataLoader(Dataset([_case(30)] * 8, Compose([sample])), batch_size=1, num_workers=0)
+        return [int(b["frame_index"][0]) for b in loader]
+
+    try:
+        first, second = epoch(), epoch()
+    finally:
+        set_determinism(None)
+    assert first == second and len(set(first)) > 1
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="clip_length=0"):
+        RandClipWindowd(keys="image", clip_length=0)
+    with pytest.raises(ValueError, match="stride=0"):
+        RandClipWindowd(keys="image", stride=0)
+    with pytest.raises(ValueError, match="different numbers of frames"):
+        RandClipWindowd(keys=("image", "label"))({"image": ["a"] * 6, "label": ["b"] * 5})
+    with pytest.raises(ValueError, match="key 'image': expected a list of frames"):
+        RandClipWindowd(keys="image")({"image": np.zeros((3, 4, 4))})
+    with pytest.raises(ValueError, match="none of the keys"):
+        RandClipWindowd(keys="image", allow_missing_keys=True)({"label": ["a"]})
