@@ -1,0 +1,39 @@
+"""Video polyp segmentation metrics computed exactly as the MATLAB (PNS-Net/PraNet) and SUN-SEG toolboxes."""
+
+from __future__ import annotations
+
+from monai_pns.metrics.emeasure import compute_adaptive_emeasure, compute_emeasure_from_counts
+from monai_pns.metrics.frame import (
+    CURVE_KEYS,
+    FRAME_KEYS,
+    SCALAR_KEYS,
+    compute_mae,
+    frame_metrics,
+    metrics_from_prepared,
+)
+from monai_pns.metrics.preprocess import EVAL_MODES, THRESHOLDS, PreparedFrame, prepare_frame, threshold_levels
+from monai_pns.metrics.smeasure import compute_smeasure
+from monai_pns.metrics.threshold_curves import ThresholdCounts, compute_count_curves, counts_from_level_hist
+from monai_pns.metrics.weighted_fmeasure import compute_weighted_fmeasure, gaussian_kernel_1d
+
+__all__ = [
+    "CURVE_KEYS",
+    "EVAL_MODES",
+    "FRAME_KEYS",
+    "PreparedFrame",
+    "SCALAR_KEYS",
+    "THRESHOLDS",
+    "ThresholdCounts",
+    "compute_adaptive_emeasure",
+    "compute_count_curves",
+    "compute_emeasure_from_counts",
+    "compute_mae",
+    "compute_smeasure",
+    "compute_weighted_fmeasure",
+    "counts_from_level_hist",
+    "frame_metrics",
+    "gaussian_kernel_1d",
+    "metrics_from_prepared",
+    "prepare_frame",
+    "threshold_levels",
+]

@@ -1,0 +1,119 @@
+"""Per-frame preparation shared by every VPS metric: resizing, min-max normalisation and threshold levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from monai.utils import look_up_option
+
+__all__ = ["THRESHOLDS", "EVAL_MODES", "PreparedFrame", "prepare_frame", "threshold_levels"]
+
+#: the 256 binarisation thresholds of the MATLAB toolbox, from 1 down to 0 (index 0 is threshold 1)
+THRESHOLDS = np.linspace(1.0, 0.0, 256)
+_ASCENDING = np.ascontiguousarray(THRESHOLDS[::-1])
+#: "matlab": PNS-Net / PraNet MATLAB toolbox; "sunseg": SUN-SEG Python toolbox (pysodmetrics definitions)
+EVAL_MODES = ("matlab", "sunseg")
+_INTERPOLATION = {"matlab": cv2.INTER_CUBIC, "sunseg": cv2.INTER_LINEAR}
+
+
+@dataclass
+class PreparedFrame:
+    """A prediction normalised to [0, 1] at the ground-truth size, with its binary ground truth.
+
+    Attributes:
+        pred: (H, W) float64 in [0, 1] after min-max normalisation.
+        gt: (H, W) bool, True on polyp pixels.
+        level_hist: (2, 257) int64: pixel counts per level for GT background (row 0) and GT polyp (row 1).
+    """
+
+    pred: np.ndarray
+    gt: np.ndarray
+    level_hist: np.ndarray
+
+
+def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
+    """Number of the 256 thresholds each pixel reaches: 0..256; a pixel is positive at threshold index ``i``
+    (threshold ``THRESHOLDS[i]``) when its level is at least ``256 - i``.
+
+    In "matlab" mode the comparison ``pred >= THRESHOLDS[i]`` is exact for any float; in "sunseg" mode the
+    prediction is first quantised to 8 bits by truncation, ``uint8(pred * 255)``, as pysodmetrics does.
+    """
+    mode = look_up_option(mode, EVAL_MODES)
+    if mode == "sunseg":
+        return (pred * 255).astype(np.uint8).astype(np.intp) + 1
+    # candidate from the 8-bit grid, then corrected by one step where the float thresholds disagree
+    quant = np.minimum((pred * 255).astype(np.intp), 255)
+    levels = quant + 1
+    levels -= _ASCENDING[quant] > pred
+    upper = np.minimum(quant + 1, 255)
+    levels += (_ASCENDING[upper] <= pred) & (quant < 255)
+    return levels
+
+
+def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """MATLAB ``mapminmax(x, 0, 1)`` with the constant-map case left as is."""
+    if vmax != vmin:
+        return (values - vmin) / (vmax - vmin)
+    return values
+
+
+def _binary_gt(gt: np.ndarray) -> np.ndarray:
+    gt = np.asarray(gt)
+    if gt.ndim != 2:
+        raise ValueError(f"gt must be a 2D greyscale map (H, W), got shape {gt.shape}.")
+    if gt.dtype == bool:
+        return gt
+    if gt.dtype != np.uint8:
+        raise ValueError(f"gt must be uint8 greyscale (polyp > 128) or bool, got dtype {gt.dtype}.")
+    return gt > 128
+
+
+def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> PreparedFrame:
+    """Bring a prediction to the toolboxes' normalised form.
+
+    Args:
+        pred: (H', W') uint8 0..255, or float in [0, 1]; (H', W', C) uses channel 0 like the MATLAB toolbox.
+            Resized to the GT size when it differs (bicubic in "matlab" mode, bilinear in "sunseg" mode, on the
+            input dtype: a uint8 map is resized as uint8 as MATLAB ``imresize`` does on the PNG it reads).
+        gt: (H, W) uint8 greyscale where > 128 is polyp, or bool.
+        mode: "matlab" or "sunseg".
+    """
+    mode = look_up_option(mode, EVAL_MODES)
+    gt = _binary_gt(gt)
+    pred = np.asarray(pred)
+    if pred.ndim == 3:
+        pred = pred[..., 0]
+    if pred.ndim != 2:
+        raise ValueError(f"pred must be a 2D map (H, W) or (H, W, C), got shape {pred.shape}.")
+    if pred.dtype == bool:
+        pred = pred.astype(np.float64)
+    if pred.dtype != np.uint8 and not np.issubdtype(pred.dtype, np.floating):
+        raise ValueError(f"pred must be uint8 (0..255) or float in [0, 1], got dtype {pred.dtype}.")
+    if pred.size == 0:
+        raise ValueError(f"pred must not be empty, got shape {pred.shape}.")
+    if pred.dtype != np.uint8:
+        pred = pred.astype(np.float64)
+        vmin, vmax = float(pred.min()), float(pred.max())
+        if not (np.isfinite(vmin) and np.isfinite(vmax)) or vmin < 0.0 or vmax > 1.0:
+            raise ValueError(f"a float pred must lie in [0, 1] without NaN, got range [{vmin}, {vmax}].")
+    if pred.shape != gt.shape:
+        pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=_INTERPOLATION[mode])
+    if pred.dtype == np.uint8:
+        return _prepare_uint8(pred, gt, mode)
+    pred = _normalise(pred, float(pred.min()), float(pred.max()))
+    levels = threshold_levels(pred, mode)
+    hist = np.bincount((levels + 257 * gt).ravel(), minlength=514).reshape(2, 257)
+    return PreparedFrame(pred=pred, gt=gt, level_hist=hist)
+
+
+def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
+    """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table."""
+    code_hist = np.bincount((codes.astype(np.intp) + 256 * gt).ravel(), minlength=512).reshape(2, 256)
+    present = np.flatnonzero(code_hist.sum(0))
+    lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
+    level_lut = threshold_levels(lut, mode)
+    hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
+    return PreparedFrame(pred=lut[codes], gt=gt, level_hist=hist)
