@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from monai_pns.metrics.aggregation import (
+    SUMMARY_KEYS,
+    SUMMARY_SOURCES,
+    VPSEvaluator,
+    required_frame_keys,
+    summarise_curves,
+)
 from monai_pns.metrics.emeasure import compute_adaptive_emeasure, compute_emeasure_from_counts
 from monai_pns.metrics.frame import (
     CURVE_KEYS,
@@ -14,6 +21,7 @@ from monai_pns.metrics.frame import (
 from monai_pns.metrics.preprocess import EVAL_MODES, THRESHOLDS, PreparedFrame, prepare_frame, threshold_levels
 from monai_pns.metrics.smeasure import compute_smeasure
 from monai_pns.metrics.threshold_curves import ThresholdCounts, compute_count_curves, counts_from_level_hist
+from monai_pns.metrics.vps_metric import VPSMetric
 from monai_pns.metrics.weighted_fmeasure import compute_weighted_fmeasure, gaussian_kernel_1d
 
 __all__ = [
@@ -22,8 +30,12 @@ __all__ = [
     "FRAME_KEYS",
     "PreparedFrame",
     "SCALAR_KEYS",
+    "SUMMARY_KEYS",
+    "SUMMARY_SOURCES",
     "THRESHOLDS",
     "ThresholdCounts",
+    "VPSEvaluator",
+    "VPSMetric",
     "compute_adaptive_emeasure",
     "compute_count_curves",
     "compute_emeasure_from_counts",
@@ -35,5 +47,7 @@ __all__ = [
     "gaussian_kernel_1d",
     "metrics_from_prepared",
     "prepare_frame",
+    "required_frame_keys",
+    "summarise_curves",
     "threshold_levels",
 ]
