@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from monai_pns.metrics import compute_weighted_fmeasure, frame_metrics, gaussian_kernel_1d
+from tests.metrics._cases import blob_case
+
+py_sod_metrics = pytest.importorskip("py_sod_metrics")
+
+
+def pysod_wfm(pred: np.ndarray, gt: np.ndarray, normalize: bool = True) -> float:
+    ref = py_sod_metrics.WeightedFmeasure()
+    ref.step(pred, gt, normalize=normalize)
+    return float(ref.get_results()["wfm"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_matches_pysodmetrics(seed):
+    pred, gt = blob_case(64, 96, seed=seed)
+    assert abs(frame_metrics(pred, gt)["weighted_fmeasure"] - pysod_wfm(pred, gt)) <= 1e-10
+
+
+@pytest.mark.parametrize("where", ["corner", "edge", "scattered", "full"])
+def test_small_objects_near_the_border(where):
+    rng = np.random.default_rng(3)
+    pred = rng.uniform(size=(30, 41))
+    gt = np.zeros((30, 41), bool)
+    if where == "corner":
+        gt[:2, -3:] = True
+    elif where == "edge":
+        gt[10:20, 0] = True
+    elif where == "scattered":
+        gt[rng.uniform(size=gt.shape) < 0.02] = True
+    else:
+        gt[:] = True
+    assert abs(compute_weighted_fmeasure(pred, gt) - pysod_wfm(pred, gt, normalize=False)) <= 1e-10
+
+
+def test_empty_gt_and_perfect_prediction():
+    pred, _ = blob_case(20, 20, seed=0)
+    assert frame_metrics(pred, np.zeros((20, 20), np.uint8))["weighted_fmeasure"] == 0.0
+    gt = np.zeros((20, 20), bool)
+    gt[5:12, 6:15] = True
+    assert compute_weighted_fmeasure(gt.astype(np.float64), gt) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_kernel_is_matlab_fspecial():
+    k = gaussian_kernel_1d(7, 5.0)
+    x = np.arange(-3, 4)
+    full = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / 50.0)
+    np.testing.assert_allclose(np.outer(k, k), full / full.sum(), atol=1e-15)
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_kernel_1d(7, 0.0)
