@@ -39,7 +39,16 @@ from monai.utils import look_up_option
 
 from monai_pns.metrics import SUMMARY_KEYS, THRESHOLDS, VPSEvaluator
 
-__all__ = ["LAYOUTS", "PAPER_COLUMNS", "GTFrame", "GTVideo", "scan_ground_truth", "evaluate_models", "write_reports", "main"]
+__all__ = [
+    "LAYOUTS",
+    "PAPER_COLUMNS",
+    "GTFrame",
+    "GTVideo",
+    "scan_ground_truth",
+    "evaluate_models",
+    "write_reports",
+    "main",
+]
 
 LAYOUTS = ("pnsnet", "sunseg", "folders")
 #: the columns of the published tables: PNS-Net Table 1 (MATLAB toolbox) and the SUN-SEG benchmark
@@ -165,8 +174,10 @@ def evaluate_models(
             raise ValueError(f"prediction root {str(root)!r} is not a directory.")
     videos = scan_ground_truth(gt_root, layout)
     names = _model_names(roots)
-    missing = {n: [str(r / f.pred_rel) for v in videos for f in v.frames if not (r / f.pred_rel).is_file()]
-               for n, r in zip(names, roots)}
+    missing = {
+        n: [str(r / f.pred_rel) for v in videos for f in v.frames if not (r / f.pred_rel).is_file()]
+        for n, r in zip(names, roots)
+    }
     if not allow_missing:
         for name, paths in missing.items():
             if paths:
@@ -224,7 +235,8 @@ def _markdown(summary: dict, mode: str) -> str:
         lines.append("")
     missing = {m: len(p) for m, p in summary["missing"].items() if p}
     if missing:
-        lines.append("Missing predictions scored as all-zero maps: " + ", ".join(f"{m}: {n}" for m, n in missing.items()))
+        counts = ", ".join(f"{m}: {n}" for m, n in missing.items())
+        lines.append(f"Missing predictions scored as all-zero maps: {counts}")
         lines.append("")
     return "\n".join(lines)
 

@@ -110,7 +110,11 @@ class VPSEvaluator:
         return metrics
 
     def add_frame_metrics(
-        self, metrics: Mapping[str, np.ndarray | float], video: Hashable, frame_index: int, set_name: Hashable = "default"
+        self,
+        metrics: Mapping[str, np.ndarray | float],
+        video: Hashable,
+        frame_index: int,
+        set_name: Hashable = "default",
     ) -> None:
         """Store precomputed per-frame metrics (must hold every key of ``self.frame_keys``)."""
         missing = [k for k in self.frame_keys if k not in metrics]
