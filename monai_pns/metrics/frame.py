@@ -9,7 +9,7 @@ from monai.utils import look_up_option
 from monai_pns.metrics.emeasure import compute_adaptive_emeasure, compute_emeasure_from_counts
 from monai_pns.metrics.preprocess import EVAL_MODES, PreparedFrame, prepare_frame
 from monai_pns.metrics.smeasure import compute_smeasure
-from monai_pns.metrics.threshold_curves import compute_count_curves, counts_from_level_hist
+from monai_pns.metrics.threshold_curves import ThresholdCounts, compute_count_curves, counts_from_level_hist
 from monai_pns.metrics.weighted_fmeasure import compute_weighted_fmeasure
 
 __all__ = ["CURVE_KEYS", "SCALAR_KEYS", "FRAME_KEYS", "compute_mae", "frame_metrics", "metrics_from_prepared"]
@@ -26,6 +26,16 @@ def compute_mae(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.where(gt, 1.0 - pred, pred).mean())
 
 
+def _adaptive_emeasure_from_codes(code_hist: np.ndarray, lut: np.ndarray) -> float:
+    """``compute_adaptive_emeasure`` from per-code pixel counts of an 8-bit map."""
+    bg, fg = code_hist
+    threshold = min(2 * float((bg + fg) @ lut) / float(code_hist.sum()), 1.0)
+    positive = lut >= threshold
+    tp, fp = int(fg[positive].sum()), int(bg[positive].sum())
+    counts = ThresholdCounts(np.array(tp), np.array(fp), np.array(int(fg.sum()) - tp), np.array(int(bg.sum()) - fp))
+    return float(compute_emeasure_from_counts(counts))
+
+
 def metrics_from_prepared(
     frame: PreparedFrame, mode: str = "matlab", keys: tuple[str, ...] | None = None
 ) -> dict[str, np.ndarray | float]:
@@ -40,13 +50,23 @@ def metrics_from_prepared(
     if "emeasure" in keys:
         out["emeasure"] = compute_emeasure_from_counts(counts)
     if "smeasure" in keys:
-        out["smeasure"] = compute_smeasure(frame.pred, frame.gt, rounding=mode)
+        if frame.codes is not None:
+            out["smeasure"] = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
+        else:
+            out["smeasure"] = compute_smeasure(frame.pred, frame.gt, rounding=mode)
     if "weighted_fmeasure" in keys:
         out["weighted_fmeasure"] = compute_weighted_fmeasure(frame.pred, frame.gt)
     if "mae" in keys:
-        out["mae"] = compute_mae(frame.pred, frame.gt)
+        if frame.code_hist is not None:  # |p - 0| on the background, |p - 1| on the polyp
+            bg, fg = frame.code_hist
+            out["mae"] = float((bg @ frame.lut + fg @ (1.0 - frame.lut)) / frame.gt.size)
+        else:
+            out["mae"] = compute_mae(frame.pred, frame.gt)
     if "adaptive_emeasure" in keys:
-        out["adaptive_emeasure"] = compute_adaptive_emeasure(frame.pred, frame.gt)
+        if frame.code_hist is not None:
+            out["adaptive_emeasure"] = _adaptive_emeasure_from_codes(frame.code_hist, frame.lut)
+        else:
+            out["adaptive_emeasure"] = compute_adaptive_emeasure(frame.pred, frame.gt)
     return out
 
 

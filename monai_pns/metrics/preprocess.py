@@ -26,12 +26,18 @@ class PreparedFrame:
     Attributes:
         pred: (H, W) float64 in [0, 1] after min-max normalisation.
         gt: (H, W) bool, True on polyp pixels.
-        level_hist: (2, 257) int64: pixel counts per level for GT background (row 0) and GT polyp (row 1).
+        level_hist: (2, 257) int64: pixel counts per threshold level for GT background (row 0) and polyp (row 1).
+        codes: for an 8-bit prediction, the (H, W) uint8 map with ``pred == lut[codes]``; else None.
+        lut: (256,) float64 value of every code, or None.
+        code_hist: (2, 256) int64 pixel counts per code for GT background and polyp, or None.
     """
 
     pred: np.ndarray
     gt: np.ndarray
     level_hist: np.ndarray
+    codes: np.ndarray | None = None
+    lut: np.ndarray | None = None
+    code_hist: np.ndarray | None = None
 
 
 def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
@@ -111,9 +117,16 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
 
 def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
     """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table."""
-    code_hist = np.bincount((codes.astype(np.intp) + 256 * gt).ravel(), minlength=512).reshape(2, 256)
+    if codes.size < 1 << 24:  # OpenCV's float32 histogram counts are exact below 2^24
+        codes = np.ascontiguousarray(codes)
+        total = cv2.calcHist([codes], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+        fg = cv2.calcHist([codes], [0], gt.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64)
+        code_hist = np.stack([total - fg, fg])
+    else:
+        code_hist = np.bincount((codes.astype(np.intp) + 256 * gt).ravel(), minlength=512).reshape(2, 256)
     present = np.flatnonzero(code_hist.sum(0))
     lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
     level_lut = threshold_levels(lut, mode)
     hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
-    return PreparedFrame(pred=lut[codes], gt=gt, level_hist=hist)
+    pred = cv2.LUT(codes, lut).reshape(codes.shape)  # == lut[codes]
+    return PreparedFrame(pred=pred, gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist)

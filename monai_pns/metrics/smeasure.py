@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from monai.utils import look_up_option
@@ -50,71 +51,75 @@ def _centroid(counts: np.ndarray, n_fg: int, rounding: str) -> int:
     return int(np.round(float(np.dot(counts, np.arange(counts.size))) / n_fg)) + 1
 
 
-def compute_smeasure(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.5, rounding: str = "matlab") -> float:
+def _code_hist(codes: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Exact 256-bin histogram of a uint8 map (optionally under a 0/1 mask), as float64 counts."""
+    if codes.size >= 1 << 24:  # OpenCV's float32 counts are exact below 2^24
+        values = codes if mask is None else codes[mask.astype(bool)]
+        return np.bincount(values.ravel(), minlength=256).astype(np.float64)
+    return cv2.calcHist([codes], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
+
+
+def _block_stats_from_codes(codes: np.ndarray, gt_u8: np.ndarray, lut: np.ndarray) -> tuple:
+    """(n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant) of a block of a uint8 map."""
+    hist_all, hist_fg = _code_hist(codes, None), _code_hist(codes, gt_u8)
+    lut_sq = lut * lut
+    constant = np.count_nonzero(hist_all) == 1
+    return codes.size, hist_all @ lut, hist_all @ lut_sq, hist_fg.sum(), hist_fg @ lut, hist_fg @ lut_sq, constant
+
+
+def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
+    """The same statistics as ``_block_stats_from_codes`` from a float map."""
+    pred_fg = np.where(gt, pred, 0.0)
+    n_fg = np.count_nonzero(gt)
+    constant = n_fg in (0, gt.size) and bool(pred.min() == pred.max())
+    s_pp, s_ppg = np.einsum("ij,ij->", pred, pred), np.einsum("ij,ij->", pred_fg, pred_fg)  # no BLAS threads
+    return pred.size, pred.sum(), s_pp, n_fg, pred_fg.sum(), s_ppg, constant
+
+
+def compute_smeasure(
+    pred: np.ndarray, gt: np.ndarray, alpha: float = 0.5, rounding: str = "matlab", lut: np.ndarray | None = None
+) -> float:
     """S-measure: ``alpha * object score + (1 - alpha) * region score``, clamped at 0.
 
     An empty GT scores ``1 - mean(pred)``, a full GT ``mean(pred)``. The region score splits both maps into four
     quadrants at the GT centroid; a quadrant with no pixel (centroid on the last row or column, e.g. a GT of
     one pixel in the bottom-right corner) has weight 0 and contributes 0, where the reference implementations
-    produce NaN.
+    produce NaN. Statistics come from pixel sums (or, for 8-bit maps, from per-quadrant histograms).
 
     Args:
-        pred: (H, W) float64 in [0, 1].
+        pred: (H, W) float64 in [0, 1]; or, with ``lut``, a uint8 map of codes whose values are ``lut[code]``.
         gt: (H, W) bool.
         alpha: weight of the object score.
         rounding: how the centroid is rounded, see ``CENTROID_ROUNDING``.
+        lut: (256,) float64 values of the codes of a uint8 ``pred``.
     """
     rounding = look_up_option(rounding, CENTROID_ROUNDING)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     n_fg = int(np.count_nonzero(gt))
-    if n_fg == 0:
-        return 1.0 - float(pred.mean())
-    if n_fg == gt.size:
-        return float(pred.mean())
+    if n_fg in (0, gt.size):
+        mean = float(_code_hist(pred, None) @ lut) / gt.size if lut is not None else float(pred.mean())
+        return 1.0 - mean if n_fg == 0 else mean
     h, w = gt.shape
     cy = _centroid(np.count_nonzero(gt, axis=1), n_fg, rounding)
     cx = _centroid(np.count_nonzero(gt, axis=0), n_fg, rounding)
-    pred_fg = np.where(gt, pred, 0.0)
-    # per-column sums above / below the centroid row of p, p^2, g, p*g and (p*g)^2
-    halves = []
+    gt_u8 = gt.view(np.uint8)
+    region, totals = 0.0, np.zeros(6)
     for rows in (slice(0, cy), slice(cy, h)):
-        p, pg = pred[rows], pred_fg[rows]
-        halves.append(
-            np.stack(
-                [
-                    p.sum(axis=0),
-                    np.einsum("ij,ij->j", p, p),
-                    np.count_nonzero(gt[rows], axis=0).astype(np.float64),
-                    pg.sum(axis=0),
-                    np.einsum("ij,ij->j", pg, pg),
-                ]
-            )
-        )
-    quadrants = [
-        (halves[0][:, :cx], (0, cy), (0, cx)),
-        (halves[0][:, cx:], (0, cy), (cx, w)),
-        (halves[1][:, :cx], (cy, h), (0, cx)),
-        (halves[1][:, cx:], (cy, h), (cx, w)),
-    ]
-    region = 0.0
-    for col_sums, (r0, r1), (c0, c1) in quadrants:
-        n = (r1 - r0) * (c1 - c0)
-        if n == 0:
-            continue  # weight 0
-        s_p, s_pp, s_g, s_pg, _ = col_sums.sum(axis=1).tolist()
-        s_g = round(s_g)
-        constant = False
-        if s_g in (0, n):
-            block = pred[r0:r1, c0:c1]
-            constant = bool(block.min() == block.max())
-        region += n / gt.size * _quadrant_ssim(n, s_p, s_pp, s_g, s_pg, constant)
-    s_p, s_pp, _, s_pg, s_pg_sq = (halves[0].sum(axis=1) + halves[1].sum(axis=1)).tolist()
+        for cols in (slice(0, cx), slice(cx, w)):
+            if rows.start == rows.stop or cols.start == cols.stop:
+                continue  # an empty quadrant: weight 0
+            if lut is None:
+                stats = _block_stats_from_values(pred[rows, cols], gt[rows, cols])
+            else:
+                stats = _block_stats_from_codes(pred[rows, cols], gt_u8[rows, cols], lut)
+            n, s_p, s_pp, s_g, s_pg, s_ppg, constant = stats
+            totals += (n, s_p, s_pp, s_g, s_pg, s_ppg)
+            region += n / gt.size * _quadrant_ssim(n, s_p, s_pp, round(s_g), s_pg, constant)
+    _, s_p, s_pp, _, s_pg, s_ppg = totals.tolist()
     n_bg = gt.size - n_fg
-    fg_score = _object_similarity(n_fg, s_pg, s_pg_sq)
-    bg_sum = n_bg - (s_p - s_pg)
-    bg_sq = n_bg - 2 * (s_p - s_pg) + (s_pp - s_pg_sq)
-    bg_score = _object_similarity(n_bg, bg_sum, bg_sq)
+    fg_score = _object_similarity(n_fg, s_pg, s_ppg)
+    bg_score = _object_similarity(n_bg, n_bg - (s_p - s_pg), n_bg - 2 * (s_p - s_pg) + (s_pp - s_ppg))
     mean_g = n_fg / gt.size
     object_score = mean_g * fg_score + (1 - mean_g) * bg_score
     return max(0.0, alpha * object_score + (1 - alpha) * region)

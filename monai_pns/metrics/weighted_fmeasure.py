@@ -72,7 +72,7 @@ def compute_weighted_fmeasure(pred: np.ndarray, gt: np.ndarray) -> float:
 
     # weight 2 - decay is 1 on the GT, where pred does not count as a false positive
     pred_on_gt = float(pred_box[gt_box].sum())
-    fp_w = 2 * float(pred.sum()) - float(np.dot(pred.ravel(), _distance_decay(gt).ravel())) - pred_on_gt
+    fp_w = 2 * float(pred.sum()) - float(np.einsum("ij,ij->", pred, _distance_decay(gt))) - pred_on_gt
     tp_w = gt_box.sum() - float(err_gt.sum())
     recall = 1.0 - float(err_gt.mean())
     precision = tp_w / (_EPS + tp_w + fp_w)

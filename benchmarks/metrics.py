@@ -1,0 +1,132 @@
+"""Per-frame time of the full VPS metric set (monai_pns.metrics) next to pysodmetrics computing its part of it.
+
+Run from the repository root::
+
+    python benchmarks/metrics.py [--frames 10] [--out benchmarks/results/metrics.json]
+
+For each frame size, both libraries score the same synthetic uint8 predictions (blurred, noisy ellipses) against
+their GT: pysodmetrics with Smeasure, MAE, WeightedFmeasure, Emeasure (curve + adaptive) and FmeasureV2 handlers
+for the Dice, IoU, sensitivity, specificity, precision and F-measure (beta^2 = 0.3) curves; monai_pns with
+``frame_metrics(mode="sunseg")``, whose definitions are pysodmetrics' (every metric at once). The matlab-mode
+time is printed too. The max |difference| over all compared values is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monai_pns.metrics import frame_metrics  # noqa: E402
+
+SIZES = ((1008, 1158), (256, 448))
+CURVES = {"dice": "dice", "iou": "iou", "sensitivity": "sen", "specificity": "spec", "precision": "pre", "fmeasure": "fm"}
+
+
+def make_frame(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width]
+    cy, cx = rng.uniform(0.3, 0.7) * height, rng.uniform(0.3, 0.7) * width
+    ry, rx = rng.uniform(0.05, 0.25) * height, rng.uniform(0.05, 0.25) * width
+    gt = ((yy - cy) ** 2 / ry**2 + (xx - cx) ** 2 / rx**2) < 1
+    pred = cv2.GaussianBlur(np.roll(gt, (5, -4), axis=(0, 1)).astype(np.float64), (0, 0), height / 60)
+    pred = np.clip(pred + rng.normal(0, 0.1, gt.shape), 0, 1)
+    return np.round(pred * 255).astype(np.uint8), gt.astype(np.uint8) * 255
+
+
+def pysod_frame(pred: np.ndarray, gt: np.ndarray) -> dict:
+    import py_sod_metrics as psm
+
+    handlers = {
+        "dice": psm.DICEHandler(True, False),
+        "iou": psm.IOUHandler(True, False),
+        "sen": psm.SensitivityHandler(True, False),
+        "spec": psm.SpecificityHandler(True, False),
+        "pre": psm.PrecisionHandler(True, False),
+        "fm": psm.FmeasureHandler(True, False, beta=0.3),
+    }
+    fmv2, sm, mae, wfm, em = psm.FmeasureV2(handlers), psm.Smeasure(), psm.MAE(), psm.WeightedFmeasure(), psm.Emeasure()
+    for metric in (fmv2, sm, mae, wfm, em):
+        metric.step(pred, gt)
+    curves = fmv2.get_results()
+    out = {k: curves[v]["dynamic"] for k, v in CURVES.items()}
+    out["emeasure"] = em.get_results()["em"]["curve"]
+    out["adaptive_emeasure"] = em.get_results()["em"]["adp"]
+    out["smeasure"] = sm.get_results()["sm"]
+    out["weighted_fmeasure"] = wfm.get_results()["wfm"]
+    out["mae"] = mae.get_results()["mae"]
+    return out
+
+
+def time_per_frame(fn, frames) -> float:
+    fn(*frames[0])  # warm-up
+    start = time.perf_counter()
+    for pred, gt in frames:
+        fn(pred, gt)
+    return (time.perf_counter() - start) / len(frames)
+
+
+def max_difference(ours: dict, ref: dict) -> float:
+    """Max |difference|; for the count curves only where TP > 0 (our TP == 0 rule sets them all to 0, pysodmetrics
+    keeps e.g. specificity = TN / (TN + FP) there)."""
+    valid = ours["dice"] > 0
+    diffs = []
+    for key, value in ref.items():
+        delta = np.abs(np.asarray(ours[key]) - np.asarray(value))
+        diffs.append(float(delta[valid].max() if key in CURVES and delta.ndim else delta.max()))
+    return max(diffs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=10, help="frames per size")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "metrics.json"))
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    rows = []
+    for height, width in SIZES:
+        frames = [make_frame(height, width, seed) for seed in range(args.frames)]
+        diff = max(max_difference(frame_metrics(p, g, mode="sunseg"), pysod_frame(p, g)) for p, g in frames)
+        t_ref = time_per_frame(pysod_frame, frames)
+        t_sunseg = time_per_frame(lambda p, g: frame_metrics(p, g, mode="sunseg"), frames)
+        t_matlab = time_per_frame(lambda p, g: frame_metrics(p, g, mode="matlab"), frames)
+        floats = [(p.astype(np.float32) / 255, g) for p, g in frames]
+        t_float = time_per_frame(lambda p, g: frame_metrics(p, g, mode="matlab"), floats)
+        rows.append(
+            {
+                "size": f"{height}x{width}",
+                "pysodmetrics_ms": 1e3 * t_ref,
+                "monai_pns_sunseg_ms": 1e3 * t_sunseg,
+                "monai_pns_matlab_ms": 1e3 * t_matlab,
+                "monai_pns_matlab_float_ms": 1e3 * t_float,
+                "speedup_sunseg": t_ref / t_sunseg,
+                "max_abs_diff": diff,
+                "frames": args.frames,
+            }
+        )
+    header = f"{'size':>10} {'pysod ms':>9} {'ours sunseg':>11} {'ours matlab':>11} {'ours float':>10} {'speedup':>8} {'max diff':>9}"
+    print(header)
+    for r in rows:
+        print(
+            f"{r['size']:>10} {r['pysodmetrics_ms']:9.1f} {r['monai_pns_sunseg_ms']:11.1f} {r['monai_pns_matlab_ms']:11.1f} "
+            f"{r['monai_pns_matlab_float_ms']:10.1f} {r['speedup_sunseg']:7.1f}x {r['max_abs_diff']:9.1e}"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps({"cpu_count": os.cpu_count(), "rows": rows}, indent=2))
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
