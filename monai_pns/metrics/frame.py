@@ -55,7 +55,10 @@ def metrics_from_prepared(
         else:
             out["smeasure"] = compute_smeasure(frame.pred, frame.gt, rounding=mode)
     if "weighted_fmeasure" in keys:
-        out["weighted_fmeasure"] = compute_weighted_fmeasure(frame.pred, frame.gt)
+        if frame.codes is not None:
+            out["weighted_fmeasure"] = compute_weighted_fmeasure(frame.codes, frame.gt, lut=frame.lut)
+        else:
+            out["weighted_fmeasure"] = compute_weighted_fmeasure(frame.pred, frame.gt)
     if "mae" in keys:
         if frame.code_hist is not None:  # |p - 0| on the background, |p - 1| on the polyp
             bg, fg = frame.code_hist

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from monai.utils import look_up_option
 
-__all__ = ["THRESHOLDS", "EVAL_MODES", "PreparedFrame", "prepare_frame", "threshold_levels"]
+__all__ = ["THRESHOLDS", "EVAL_MODES", "PreparedFrame", "code_histogram", "prepare_frame", "threshold_levels"]
 
 #: the 256 binarisation thresholds of the MATLAB toolbox, from 1 down to 0 (index 0 is threshold 1)
 THRESHOLDS = np.linspace(1.0, 0.0, 256)
@@ -19,25 +17,41 @@ EVAL_MODES = ("matlab", "sunseg")
 _INTERPOLATION = {"matlab": cv2.INTER_CUBIC, "sunseg": cv2.INTER_LINEAR}
 
 
-@dataclass
 class PreparedFrame:
     """A prediction normalised to [0, 1] at the ground-truth size, with its binary ground truth.
 
+    An 8-bit prediction is kept as its codes and a 256-entry table of their normalised values, so that most
+    metrics reduce to histograms; ``pred`` is then built on first use.
+
     Attributes:
-        pred: (H, W) float64 in [0, 1] after min-max normalisation.
         gt: (H, W) bool, True on polyp pixels.
         level_hist: (2, 257) int64: pixel counts per threshold level for GT background (row 0) and polyp (row 1).
         codes: for an 8-bit prediction, the (H, W) uint8 map with ``pred == lut[codes]``; else None.
         lut: (256,) float64 value of every code, or None.
         code_hist: (2, 256) int64 pixel counts per code for GT background and polyp, or None.
+        pred: (H, W) float64 in [0, 1] after min-max normalisation.
     """
 
-    pred: np.ndarray
-    gt: np.ndarray
-    level_hist: np.ndarray
-    codes: np.ndarray | None = None
-    lut: np.ndarray | None = None
-    code_hist: np.ndarray | None = None
+    def __init__(
+        self,
+        gt: np.ndarray,
+        level_hist: np.ndarray,
+        pred: np.ndarray | None = None,
+        codes: np.ndarray | None = None,
+        lut: np.ndarray | None = None,
+        code_hist: np.ndarray | None = None,
+    ) -> None:
+        if pred is None and (codes is None or lut is None):
+            raise ValueError("PreparedFrame needs pred, or codes with their lut.")
+        self.gt, self.level_hist = gt, level_hist
+        self.codes, self.lut, self.code_hist = codes, lut, code_hist
+        self._pred = pred
+
+    @property
+    def pred(self) -> np.ndarray:
+        if self._pred is None:
+            self._pred = cv2.LUT(self.codes, self.lut).reshape(self.codes.shape)  # == lut[codes]
+        return self._pred
 
 
 def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
@@ -57,6 +71,14 @@ def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
     upper = np.minimum(quant + 1, 255)
     levels += (_ASCENDING[upper] <= pred) & (quant < 255)
     return levels
+
+
+def code_histogram(codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Exact 256-bin histogram (float64 counts) of a uint8 map, optionally under a uint8 0/1 mask."""
+    if codes.size >= 1 << 24:  # OpenCV's float32 counts are exact below 2^24
+        values = codes if mask is None else codes[mask.astype(bool)]
+        return np.bincount(values.ravel(), minlength=256).astype(np.float64)
+    return cv2.calcHist([codes], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
 
 
 def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
@@ -117,16 +139,12 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
 
 def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
     """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table."""
-    if codes.size < 1 << 24:  # OpenCV's float32 histogram counts are exact below 2^24
-        codes = np.ascontiguousarray(codes)
-        total = cv2.calcHist([codes], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-        fg = cv2.calcHist([codes], [0], gt.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64)
-        code_hist = np.stack([total - fg, fg])
-    else:
-        code_hist = np.bincount((codes.astype(np.intp) + 256 * gt).ravel(), minlength=512).reshape(2, 256)
+    codes = np.ascontiguousarray(codes)
+    total = code_histogram(codes).astype(np.int64)
+    fg = code_histogram(codes, gt.view(np.uint8)).astype(np.int64)
+    code_hist = np.stack([total - fg, fg])
     present = np.flatnonzero(code_hist.sum(0))
     lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
     level_lut = threshold_levels(lut, mode)
     hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
-    pred = cv2.LUT(codes, lut).reshape(codes.shape)  # == lut[codes]
-    return PreparedFrame(pred=pred, gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist)
+    return PreparedFrame(gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist)

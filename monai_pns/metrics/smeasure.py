@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from monai.utils import look_up_option
+
+from monai_pns.metrics.preprocess import code_histogram
 
 __all__ = ["CENTROID_ROUNDING", "compute_smeasure"]
 
@@ -51,17 +52,9 @@ def _centroid(counts: np.ndarray, n_fg: int, rounding: str) -> int:
     return int(np.round(float(np.dot(counts, np.arange(counts.size))) / n_fg)) + 1
 
 
-def _code_hist(codes: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Exact 256-bin histogram of a uint8 map (optionally under a 0/1 mask), as float64 counts."""
-    if codes.size >= 1 << 24:  # OpenCV's float32 counts are exact below 2^24
-        values = codes if mask is None else codes[mask.astype(bool)]
-        return np.bincount(values.ravel(), minlength=256).astype(np.float64)
-    return cv2.calcHist([codes], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
-
-
 def _block_stats_from_codes(codes: np.ndarray, gt_u8: np.ndarray, lut: np.ndarray) -> tuple:
     """(n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant) of a block of a uint8 map."""
-    hist_all, hist_fg = _code_hist(codes, None), _code_hist(codes, gt_u8)
+    hist_all, hist_fg = code_histogram(codes, None), code_histogram(codes, gt_u8)
     lut_sq = lut * lut
     constant = np.count_nonzero(hist_all) == 1
     return codes.size, hist_all @ lut, hist_all @ lut_sq, hist_fg.sum(), hist_fg @ lut, hist_fg @ lut_sq, constant
@@ -98,7 +91,7 @@ def compute_smeasure(
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     n_fg = int(np.count_nonzero(gt))
     if n_fg in (0, gt.size):
-        mean = float(_code_hist(pred, None) @ lut) / gt.size if lut is not None else float(pred.mean())
+        mean = float(code_histogram(pred, None) @ lut) / gt.size if lut is not None else float(pred.mean())
         return 1.0 - mean if n_fg == 0 else mean
     h, w = gt.shape
     cy = _centroid(np.count_nonzero(gt, axis=1), n_fg, rounding)
