@@ -51,12 +51,16 @@ def metrics_from_prepared(
         out["emeasure"] = compute_emeasure_from_counts(counts)
     if "smeasure" in keys:
         if frame.codes is not None:
-            out["smeasure"] = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
+            out["smeasure"] = compute_smeasure(
+                frame.codes, frame.gt, rounding=mode, lut=frame.lut, code_hist=frame.code_hist
+            )
         else:
             out["smeasure"] = compute_smeasure(frame.pred, frame.gt, rounding=mode)
     if "weighted_fmeasure" in keys:
         if frame.codes is not None:
-            out["weighted_fmeasure"] = compute_weighted_fmeasure(frame.codes, frame.gt, lut=frame.lut)
+            out["weighted_fmeasure"] = compute_weighted_fmeasure(
+                frame.codes, frame.gt, lut=frame.lut, code_hist=frame.code_hist
+            )
         else:
             out["weighted_fmeasure"] = compute_weighted_fmeasure(frame.pred, frame.gt)
     if "mae" in keys:

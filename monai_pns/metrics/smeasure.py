@@ -52,16 +52,34 @@ def _centroid(counts: np.ndarray, n_fg: int, rounding: str) -> int:
     return int(np.round(float(np.dot(counts, np.arange(counts.size))) / n_fg)) + 1
 
 
-def _block_stats_from_codes(codes: np.ndarray, gt_u8: np.ndarray, lut: np.ndarray) -> tuple:
-    """(n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant) of a block of a uint8 map."""
-    hist_all, hist_fg = code_histogram(codes, None), code_histogram(codes, gt_u8)
+def _stats_from_hists(hist_all: np.ndarray, hist_fg: np.ndarray, lut: np.ndarray) -> tuple:
+    """(n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant) of a block of a uint8 map,
+    from its code histograms over all pixels and over GT pixels."""
     lut_sq = lut * lut
     constant = np.count_nonzero(hist_all) == 1
-    return codes.size, hist_all @ lut, hist_all @ lut_sq, hist_fg.sum(), hist_fg @ lut, hist_fg @ lut_sq, constant
+    return hist_all.sum(), hist_all @ lut, hist_all @ lut_sq, hist_fg.sum(), hist_fg @ lut, hist_fg @ lut_sq, constant
+
+
+def _quadrant_code_hists(codes: np.ndarray, gt: np.ndarray, blocks: list, code_hist: np.ndarray | None) -> list:
+    """(all, GT) code histograms of each block; with the whole map's ``code_hist`` the largest block is derived
+    by subtraction instead of counted."""
+    gt_u8 = gt.view(np.uint8)
+    sizes = [(r.stop - r.start) * (c.stop - c.start) for r, c in blocks]
+    derived = int(np.argmax(sizes)) if code_hist is not None else -1
+    hists: list = [
+        None if i == derived else (code_histogram(codes[r, c]), code_histogram(codes[r, c], gt_u8[r, c]))
+        for i, (r, c) in enumerate(blocks)
+    ]
+    if derived >= 0:
+        others = [h for h in hists if h is not None]
+        hist_all = code_hist.sum(axis=0) - sum((h[0] for h in others), np.zeros(256))
+        hist_fg = code_hist[1] - sum((h[1] for h in others), np.zeros(256))
+        hists[derived] = (hist_all.astype(np.float64), hist_fg.astype(np.float64))
+    return hists
 
 
 def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
-    """The same statistics as ``_block_stats_from_codes`` from a float map."""
+    """The same statistics as ``_stats_from_hists`` from a float map."""
     pred_fg = np.where(gt, pred, 0.0)
     n_fg = np.count_nonzero(gt)
     constant = n_fg in (0, gt.size) and bool(pred.min() == pred.max())
@@ -70,7 +88,12 @@ def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
 
 
 def compute_smeasure(
-    pred: np.ndarray, gt: np.ndarray, alpha: float = 0.5, rounding: str = "matlab", lut: np.ndarray | None = None
+    pred: np.ndarray,
+    gt: np.ndarray,
+    alpha: float = 0.5,
+    rounding: str = "matlab",
+    lut: np.ndarray | None = None,
+    code_hist: np.ndarray | None = None,
 ) -> float:
     """S-measure: ``alpha * object score + (1 - alpha) * region score``, clamped at 0.
 
@@ -85,6 +108,7 @@ def compute_smeasure(
         alpha: weight of the object score.
         rounding: how the centroid is rounded, see ``CENTROID_ROUNDING``.
         lut: (256,) float64 values of the codes of a uint8 ``pred``.
+        code_hist: optional (2, 256) counts of every code on the GT background and polyp, if already known.
     """
     rounding = look_up_option(rounding, CENTROID_ROUNDING)
     if not 0.0 <= alpha <= 1.0:
@@ -96,19 +120,17 @@ def compute_smeasure(
     h, w = gt.shape
     cy = _centroid(np.count_nonzero(gt, axis=1), n_fg, rounding)
     cx = _centroid(np.count_nonzero(gt, axis=0), n_fg, rounding)
-    gt_u8 = gt.view(np.uint8)
+    blocks = [(r, c) for r in (slice(0, cy), slice(cy, h)) for c in (slice(0, cx), slice(cx, w))]
+    blocks = [(r, c) for r, c in blocks if r.start < r.stop and c.start < c.stop]  # an empty quadrant weighs 0
+    if lut is None:
+        stats = [_block_stats_from_values(pred[r, c], gt[r, c]) for r, c in blocks]
+    else:
+        stats = [_stats_from_hists(*hists, lut) for hists in _quadrant_code_hists(pred, gt, blocks, code_hist)]
     region, totals = 0.0, np.zeros(6)
-    for rows in (slice(0, cy), slice(cy, h)):
-        for cols in (slice(0, cx), slice(cx, w)):
-            if rows.start == rows.stop or cols.start == cols.stop:
-                continue  # an empty quadrant: weight 0
-            if lut is None:
-                stats = _block_stats_from_values(pred[rows, cols], gt[rows, cols])
-            else:
-                stats = _block_stats_from_codes(pred[rows, cols], gt_u8[rows, cols], lut)
-            n, s_p, s_pp, s_g, s_pg, s_ppg, constant = stats
-            totals += (n, s_p, s_pp, s_g, s_pg, s_ppg)
-            region += n / gt.size * _quadrant_ssim(n, s_p, s_pp, round(s_g), s_pg, constant)
+    for n, s_p, s_pp, s_g, s_pg, s_ppg, constant in stats:
+        n, s_g = round(n), round(s_g)
+        totals += (n, s_p, s_pp, s_g, s_pg, s_ppg)
+        region += n / gt.size * _quadrant_ssim(n, s_p, s_pp, s_g, s_pg, constant)
     _, s_p, s_pp, _, s_pg, s_ppg = totals.tolist()
     n_bg = gt.size - n_fg
     fg_score = _object_similarity(n_fg, s_pg, s_ppg)

@@ -49,7 +49,9 @@ def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None
     return total
 
 
-def compute_weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None = None) -> float:
+def compute_weighted_fmeasure(
+    pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None = None, code_hist: np.ndarray | None = None
+) -> float:
     """Weighted F-measure with beta = 1; 0 for an empty GT.
 
     MATLAB ``WFb``: the error ``E = |pred - GT|`` outside the GT takes the value at the nearest GT pixel
@@ -66,6 +68,7 @@ def compute_weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray 
         pred: (H, W) float64 in [0, 1]; or, with ``lut``, a uint8 map of codes whose values are ``lut[code]``.
         gt: (H, W) bool.
         lut: (256,) float64 values of the codes of a uint8 ``pred``.
+        code_hist: optional (2, 256) counts of every code on the GT background and polyp, if already known.
     """
     rows = np.flatnonzero(gt.any(axis=1))
     if rows.size == 0:
@@ -76,7 +79,7 @@ def compute_weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray 
     gt_box, pred_box = gt[r0:r1, c0:c1], pred[r0:r1, c0:c1]
     if lut is not None:
         pred_box = cv2.LUT(pred_box, lut).reshape(gt_box.shape)
-        pred_sum = float(code_histogram(pred) @ lut)
+        pred_sum = float((code_histogram(pred) if code_hist is None else code_hist.sum(axis=0)) @ lut)
     else:
         pred_sum = float(pred.sum())
 

@@ -99,3 +99,17 @@ def test_ill_arg():
         compute_smeasure(np.zeros((4, 4)), np.ones((4, 4), bool), alpha=1.5)
     with pytest.raises(ValueError, match="python"):
         compute_smeasure(np.zeros((4, 4)), np.ones((4, 4), bool), rounding="python")
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+@pytest.mark.parametrize("mode", ["matlab", "sunseg"])
+def test_code_histogram_path_equals_float_path(seed, mode):
+    from monai_pns.metrics import prepare_frame
+
+    pred, gt = blob_case(45, 67, seed=seed)
+    frame = prepare_frame(pred, gt, mode)
+    from_values = compute_smeasure(frame.pred, frame.gt, rounding=mode)
+    from_codes = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
+    with_hist = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut, code_hist=frame.code_hist)
+    assert from_codes == pytest.approx(from_values, abs=1e-12)
+    assert with_hist == pytest.approx(from_values, abs=1e-12)

@@ -52,3 +52,18 @@ def test_kernel_is_matlab_fspecial():
     np.testing.assert_allclose(np.outer(k, k), full / full.sum(), atol=1e-15)
     with pytest.raises(ValueError, match="sigma"):
         gaussian_kernel_1d(7, 0.0)
+
+
+def test_code_path_and_chunking_equal_float_path():
+    from monai_pns.metrics import prepare_frame
+    from monai_pns.metrics.weighted_fmeasure import _decay_weighted_sum
+
+    pred, gt = blob_case(50, 70, seed=6)
+    frame = prepare_frame(pred, gt)
+    expected = compute_weighted_fmeasure(frame.pred, frame.gt)
+    assert compute_weighted_fmeasure(frame.codes, frame.gt, lut=frame.lut) == pytest.approx(expected, abs=1e-12)
+    assert compute_weighted_fmeasure(
+        frame.codes, frame.gt, lut=frame.lut, code_hist=frame.code_hist
+    ) == pytest.approx(expected, abs=1e-12)
+    one_block = _decay_weighted_sum(frame.pred, frame.gt, None, chunk=10**9)
+    assert _decay_weighted_sum(frame.pred, frame.gt, None, chunk=70 * 3) == pytest.approx(one_block, rel=1e-13)
