@@ -51,9 +51,7 @@ def metrics_from_prepared(
         out["emeasure"] = compute_emeasure_from_counts(counts)
     if "smeasure" in keys:
         if frame.codes is not None:
-            out["smeasure"] = compute_smeasure(
-                frame.codes, frame.gt, rounding=mode, lut=frame.lut, code_hist=frame.code_hist
-            )
+            out["smeasure"] = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
         else:
             out["smeasure"] = compute_smeasure(frame.pred, frame.gt, rounding=mode)
     if "weighted_fmeasure" in keys:

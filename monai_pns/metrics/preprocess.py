@@ -14,6 +14,8 @@ THRESHOLDS = np.linspace(1.0, 0.0, 256)
 _ASCENDING = np.ascontiguousarray(THRESHOLDS[::-1])
 #: "matlab": PNS-Net / PraNet MATLAB toolbox; "sunseg": SUN-SEG Python toolbox (pysodmetrics definitions)
 EVAL_MODES = ("matlab", "sunseg")
+#: OpenCV histograms count in float32: exact below 2^24 pixels; larger maps use np.bincount
+CALCHIST_EXACT_LIMIT = 1 << 24
 _INTERPOLATION = {"matlab": cv2.INTER_CUBIC, "sunseg": cv2.INTER_LINEAR}
 
 
@@ -73,12 +75,15 @@ def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
     return levels
 
 
-def code_histogram(codes: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Exact 256-bin histogram (float64 counts) of a uint8 map, optionally under a uint8 0/1 mask."""
-    if codes.size >= 1 << 24:  # OpenCV's float32 counts are exact below 2^24
-        values = codes if mask is None else codes[mask.astype(bool)]
-        return np.bincount(values.ravel(), minlength=256).astype(np.float64)
-    return cv2.calcHist([codes], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
+def code_histogram(codes: np.ndarray, labels: np.ndarray | None = None, n_labels: int = 1) -> np.ndarray:
+    """Exact (n_labels, 256) float64 pixel counts of a uint8 map per code and per uint8 label (0..n_labels-1)."""
+    if labels is None:
+        labels, n_labels = np.zeros_like(codes), 1
+    if codes.size >= CALCHIST_EXACT_LIMIT:
+        flat = codes.astype(np.int64).ravel() + 256 * labels.astype(np.int64).ravel()
+        return np.bincount(flat, minlength=256 * n_labels).reshape(n_labels, 256).astype(np.float64)
+    hist = cv2.calcHist([codes, labels], [0, 1], None, [256, n_labels], [0, 256, 0, n_labels])
+    return hist.T.astype(np.float64)
 
 
 def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
@@ -140,9 +145,7 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
 def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
     """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table."""
     codes = np.ascontiguousarray(codes)
-    total = code_histogram(codes).astype(np.int64)
-    fg = code_histogram(codes, gt.view(np.uint8)).astype(np.int64)
-    code_hist = np.stack([total - fg, fg])
+    code_hist = code_histogram(codes, gt.view(np.uint8), 2).astype(np.int64)
     present = np.flatnonzero(code_hist.sum(0))
     lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
     level_lut = threshold_levels(lut, mode)

@@ -60,22 +60,13 @@ def _stats_from_hists(hist_all: np.ndarray, hist_fg: np.ndarray, lut: np.ndarray
     return hist_all.sum(), hist_all @ lut, hist_all @ lut_sq, hist_fg.sum(), hist_fg @ lut, hist_fg @ lut_sq, constant
 
 
-def _quadrant_code_hists(codes: np.ndarray, gt: np.ndarray, blocks: list, code_hist: np.ndarray | None) -> list:
-    """(all, GT) code histograms of each block; with the whole map's ``code_hist`` the largest block is derived
-    by subtraction instead of counted."""
-    gt_u8 = gt.view(np.uint8)
-    sizes = [(r.stop - r.start) * (c.stop - c.start) for r, c in blocks]
-    derived = int(np.argmax(sizes)) if code_hist is not None else -1
-    hists: list = [
-        None if i == derived else (code_histogram(codes[r, c]), code_histogram(codes[r, c], gt_u8[r, c]))
-        for i, (r, c) in enumerate(blocks)
-    ]
-    if derived >= 0:
-        others = [h for h in hists if h is not None]
-        hist_all = code_hist.sum(axis=0) - sum((h[0] for h in others), np.zeros(256))
-        hist_fg = code_hist[1] - sum((h[1] for h in others), np.zeros(256))
-        hists[derived] = (hist_all.astype(np.float64), hist_fg.astype(np.float64))
-    return hists
+def _quadrant_code_hists(codes: np.ndarray, gt: np.ndarray, cy: int, cx: int) -> list:
+    """(all, GT) code histograms of the four quadrants split at row ``cy`` and column ``cx``, in one pass."""
+    labels = gt.astype(np.uint8)  # label = GT + 2 * bottom + 4 * right
+    labels[cy:] += 2
+    labels[:, cx:] += 4
+    hist = code_histogram(codes, labels, 8)
+    return [(hist[q] + hist[q + 1], hist[q + 1]) for q in (0, 4, 2, 6)]  # TL, TR, BL, BR
 
 
 def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
@@ -93,7 +84,6 @@ def compute_smeasure(
     alpha: float = 0.5,
     rounding: str = "matlab",
     lut: np.ndarray | None = None,
-    code_hist: np.ndarray | None = None,
 ) -> float:
     """S-measure: ``alpha * object score + (1 - alpha) * region score``, clamped at 0.
 
@@ -108,26 +98,27 @@ def compute_smeasure(
         alpha: weight of the object score.
         rounding: how the centroid is rounded, see ``CENTROID_ROUNDING``.
         lut: (256,) float64 values of the codes of a uint8 ``pred``.
-        code_hist: optional (2, 256) counts of every code on the GT background and polyp, if already known.
     """
     rounding = look_up_option(rounding, CENTROID_ROUNDING)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     n_fg = int(np.count_nonzero(gt))
     if n_fg in (0, gt.size):
-        mean = float(code_histogram(pred, None) @ lut) / gt.size if lut is not None else float(pred.mean())
+        mean = float(code_histogram(pred)[0] @ lut) / gt.size if lut is not None else float(pred.mean())
         return 1.0 - mean if n_fg == 0 else mean
     h, w = gt.shape
     cy = _centroid(np.count_nonzero(gt, axis=1), n_fg, rounding)
     cx = _centroid(np.count_nonzero(gt, axis=0), n_fg, rounding)
     blocks = [(r, c) for r in (slice(0, cy), slice(cy, h)) for c in (slice(0, cx), slice(cx, w))]
-    blocks = [(r, c) for r, c in blocks if r.start < r.stop and c.start < c.stop]  # an empty quadrant weighs 0
     if lut is None:
+        blocks = [(r, c) for r, c in blocks if r.start < r.stop and c.start < c.stop]
         stats = [_block_stats_from_values(pred[r, c], gt[r, c]) for r, c in blocks]
     else:
-        stats = [_stats_from_hists(*hists, lut) for hists in _quadrant_code_hists(pred, gt, blocks, code_hist)]
+        stats = [_stats_from_hists(*hists, lut) for hists in _quadrant_code_hists(pred, gt, cy, cx)]
     region, totals = 0.0, np.zeros(6)
     for n, s_p, s_pp, s_g, s_pg, s_ppg, constant in stats:
+        if n == 0:
+            continue  # an empty quadrant weighs 0
         n, s_g = round(n), round(s_g)
         totals += (n, s_p, s_pp, s_g, s_pg, s_ppg)
         region += n / gt.size * _quadrant_ssim(n, s_p, s_pp, s_g, s_pg, constant)

@@ -49,6 +49,22 @@ def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None
     return total
 
 
+def _nonzero_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
+    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction value is not 0."""
+    if lut is None:
+        mask = (pred != 0).view(np.uint8)
+    else:
+        zero = np.flatnonzero(lut == 0)  # at most one code: lut is increasing
+        mask = pred != zero[0] if zero.size else np.ones(pred.shape, bool)
+        mask = mask.view(np.uint8)
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return box
+    x0, y0 = min(x, box[0]), min(y, box[1])
+    x1, y1 = max(x + w, box[0] + box[2]), max(y + h, box[1] + box[3])
+    return x0, y0, x1 - x0, y1 - y0
+
+
 def compute_weighted_fmeasure(
     pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None = None, code_hist: np.ndarray | None = None
 ) -> float:
@@ -61,8 +77,9 @@ def compute_weighted_fmeasure(
     weighted by ``2 - exp(log(0.5) / 5 * distance)``.
 
     Only the GT's bounding box grown by 3 pixels needs the nearest-pixel indices and the filter (the filter
-    output is read on GT pixels only); the distance weights use OpenCV's exact distance transform on the
-    whole frame.
+    output is read on GT pixels only). The distance weights use OpenCV's exact distance transform, over the
+    bounding box of the GT and of the non-zero prediction only: every GT pixel lies inside it, so the
+    distances there are those of the whole frame, and a zero prediction adds no false positive outside it.
 
     Args:
         pred: (H, W) float64 in [0, 1]; or, with ``lut``, a uint8 map of codes whose values are ``lut[code]``.
@@ -79,7 +96,7 @@ def compute_weighted_fmeasure(
     gt_box, pred_box = gt[r0:r1, c0:c1], pred[r0:r1, c0:c1]
     if lut is not None:
         pred_box = cv2.LUT(pred_box, lut).reshape(gt_box.shape)
-        pred_sum = float((code_histogram(pred) if code_hist is None else code_hist.sum(axis=0)) @ lut)
+        pred_sum = float((code_histogram(pred)[0] if code_hist is None else code_hist.sum(axis=0)) @ lut)
     else:
         pred_sum = float(pred.sum())
 
@@ -92,7 +109,8 @@ def compute_weighted_fmeasure(
 
     # weight 2 - decay is 1 on the GT, where pred does not count as a false positive
     pred_on_gt = float(pred_box[gt_box].sum())
-    fp_w = 2 * pred_sum - _decay_weighted_sum(pred, gt, lut) - pred_on_gt
+    x, y, w, h = _nonzero_box(pred, lut, (c0, r0, c1 - c0, r1 - r0))
+    fp_w = 2 * pred_sum - _decay_weighted_sum(pred[y : y + h, x : x + w], gt[y : y + h, x : x + w], lut) - pred_on_gt
     tp_w = gt_box.sum() - float(err_gt.sum())
     recall = 1.0 - float(err_gt.mean())
     precision = tp_w / (_EPS + tp_w + fp_w)

@@ -110,6 +110,4 @@ def test_code_histogram_path_equals_float_path(seed, mode):
     frame = prepare_frame(pred, gt, mode)
     from_values = compute_smeasure(frame.pred, frame.gt, rounding=mode)
     from_codes = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
-    with_hist = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut, code_hist=frame.code_hist)
     assert from_codes == pytest.approx(from_values, abs=1e-12)
-    assert with_hist == pytest.approx(from_values, abs=1e-12)

@@ -67,3 +67,22 @@ def test_code_path_and_chunking_equal_float_path():
     ) == pytest.approx(expected, abs=1e-12)
     one_block = _decay_weighted_sum(frame.pred, frame.gt, None, chunk=10**9)
     assert _decay_weighted_sum(frame.pred, frame.gt, None, chunk=70 * 3) == pytest.approx(one_block, rel=1e-13)
+
+
+@pytest.mark.parametrize("as_codes", [False, True])
+def test_sparse_prediction_distance_box(as_codes):
+    """Zero predictions outside a few blobs: the distance transform is cropped, the value must not change."""
+    gt = np.zeros((60, 90), np.uint8)
+    gt[40:52, 70:85] = 255
+    pred = np.zeros((60, 90), np.uint8)
+    pred[5:15, 3:20] = 200  # a false positive far from the GT
+    pred[42:50, 66:80] = 255
+    pred[0, 89] = 17
+    expected = pysod_wfm(pred, gt)
+    if as_codes:
+        assert frame_metrics(pred, gt)["weighted_fmeasure"] == pytest.approx(expected, abs=1e-10)
+    else:
+        assert compute_weighted_fmeasure(pred / 255.0, gt > 128) == pytest.approx(expected, abs=1e-10)
+        pred[:] = 0
+        pred[45, 75] = 255
+        assert compute_weighted_fmeasure(pred / 255.0, gt > 128) == pytest.approx(pysod_wfm(pred, gt), abs=1e-10)
