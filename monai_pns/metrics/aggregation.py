@@ -80,7 +80,7 @@ class VPSEvaluator:
         >>> ev = VPSEvaluator()
         >>> gt = np.zeros((32, 32), np.uint8); gt[8:20, 8:20] = 255
         >>> for i in range(4):
-        ...     ev.add_frame(gt.copy(), gt, video="case1", frame_index=i, set_name="CVC-300")
+        ...     _ = ev.add_frame(gt.copy(), gt, video="case1", frame_index=i, set_name="CVC-300")
         >>> ev.set_results()["CVC-300"]["maxDice"]
         1.0
     """

@@ -32,6 +32,13 @@ class PreparedFrame:
         lut: (256,) float64 value of every code, or None.
         code_hist: (2, 256) int64 pixel counts per code for GT background and polyp, or None.
         pred: (H, W) float64 in [0, 1] after min-max normalisation.
+
+    Examples::
+
+        >>> gt = np.zeros((8, 8), np.uint8); gt[2:5, 2:5] = 255
+        >>> frame = prepare_frame(gt // 2, gt)  # 8-bit: kept as codes + lookup table
+        >>> float(frame.pred.max()), frame.level_hist.shape, int(frame.code_hist[1, 127])
+        (1.0, (2, 257), 9)
     """
 
     def __init__(

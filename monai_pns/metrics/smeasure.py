@@ -128,4 +128,4 @@ def compute_smeasure(
     bg_score = _object_similarity(n_bg, n_bg - (s_p - s_pg), n_bg - 2 * (s_p - s_pg) + (s_pp - s_ppg))
     mean_g = n_fg / gt.size
     object_score = mean_g * fg_score + (1 - mean_g) * bg_score
-    return max(0.0, alpha * object_score + (1 - alpha) * region)
+    return max(0.0, float(alpha * object_score + (1 - alpha) * region))

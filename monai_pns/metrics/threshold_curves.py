@@ -10,7 +10,15 @@ __all__ = ["ThresholdCounts", "counts_from_level_hist", "compute_count_curves"]
 
 
 class ThresholdCounts(NamedTuple):
-    """TP, FP, FN, TN per threshold, each a (256,) int64 array ordered as ``THRESHOLDS`` (1 down to 0)."""
+    """TP, FP, FN, TN per threshold, each a (256,) int64 array ordered as ``THRESHOLDS`` (1 down to 0).
+
+    Examples::
+
+        >>> hist = np.zeros((2, 257), np.int64); hist[1, 256] = 3; hist[0, 1] = 5  # 3 polyp pixels at 1, 5 bg at 0
+        >>> counts = counts_from_level_hist(hist)
+        >>> int(counts.tp[0]), int(counts.fp[0]), int(counts.fp[-1]), int(counts.tn[0])
+        (3, 0, 5, 5)
+    """
 
     tp: np.ndarray
     fp: np.ndarray

@@ -111,7 +111,7 @@ def compute_weighted_fmeasure(
     pred_on_gt = float(pred_box[gt_box].sum())
     x, y, w, h = _nonzero_box(pred, lut, (c0, r0, c1 - c0, r1 - r0))
     fp_w = 2 * pred_sum - _decay_weighted_sum(pred[y : y + h, x : x + w], gt[y : y + h, x : x + w], lut) - pred_on_gt
-    tp_w = gt_box.sum() - float(err_gt.sum())
+    tp_w = float(np.count_nonzero(gt_box)) - float(err_gt.sum())
     recall = 1.0 - float(err_gt.mean())
     precision = tp_w / (_EPS + tp_w + fp_w)
-    return 2 * recall * precision / (_EPS + recall + precision)
+    return float(2 * recall * precision / (_EPS + recall + precision))

@@ -5,7 +5,7 @@ import pytest
 import torch
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.engines import SupervisedEvaluator
-from monai.handlers import IgniteMetricHandler, from_engine
+from monai.handlers import CheckpointSaver, IgniteMetricHandler, from_engine
 
 from monai_pns.metrics import VPSEvaluator, VPSMetric
 
@@ -37,13 +37,14 @@ def reference(items, names, skip_first_last=True):
 
 
 @pytest.mark.parametrize("decollate", [True, False])
-def test_supervised_evaluator_key_metric(decollate):
+def test_supervised_evaluator_key_metric(decollate, tmp_path):
     items = make_clips()
     loader = DataLoader(Dataset(items), batch_size=2, num_workers=0)
+    network = torch.nn.Identity()  # the stored logits are the "network output"
     evaluator = SupervisedEvaluator(
         device=torch.device("cpu"),
         val_data_loader=loader,
-        network=torch.nn.Identity(),
+        network=network,
         key_val_metric={
             "val_max_dice": IgniteMetricHandler(
                 VPSMetric("maxDice", sigmoid=True), output_transform=from_engine(["pred", "label"]), save_details=False
@@ -54,6 +55,7 @@ def test_supervised_evaluator_key_metric(decollate):
                 VPSMetric("S_alpha", sigmoid=True), output_transform=from_engine(["pred", "label"]), save_details=False
             )
         },
+        val_handlers=[CheckpointSaver(str(tmp_path), {"net": network}, save_key_metric=True)],
         decollate=decollate,
     )
     evaluator.run()
@@ -62,6 +64,8 @@ def test_supervised_evaluator_key_metric(decollate):
     assert evaluator.state.metrics["val_max_dice"] == pytest.approx(expected["maxDice"], abs=1e-12)
     assert evaluator.state.metrics["val_s"] == pytest.approx(expected["S_alpha"], abs=1e-12)
     assert evaluator.state.best_metric == pytest.approx(expected["maxDice"], abs=1e-12)  # key metric
+    saved = [p.name for p in tmp_path.glob("*.pt")]  # best-checkpoint selection on maxDice
+    assert saved == [f"net_key_metric={expected['maxDice']:.4f}.pt"]
 
 
 def test_direct_call_multiple_names_and_2d():
