@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from monai.utils import look_up_option
@@ -45,11 +46,13 @@ def _quadrant_ssim(n: int, s_p: float, s_pp: float, s_g: float, s_pg: float, con
     return 1.0 if beta == 0 else 0.0
 
 
-def _centroid(counts: np.ndarray, n_fg: int, rounding: str) -> int:
-    """1-based centroid coordinate along one axis from the per-line GT pixel counts."""
-    if rounding == "matlab":
-        return int(math.floor(float(np.dot(counts, np.arange(1, counts.size + 1))) / n_fg + 0.5))
-    return int(np.round(float(np.dot(counts, np.arange(counts.size))) / n_fg)) + 1
+def _centroid(gt: np.ndarray, n_fg: int, rounding: str) -> tuple[int, int]:
+    """1-based (row, column) of the GT centroid, from exact integer moments (``cv2.moments`` of a binary map)."""
+    moments = cv2.moments(gt.view(np.uint8), binaryImage=True)
+    sums = (moments["m01"], moments["m10"])  # sums of the 0-based row and column indices: exact integers
+    if rounding == "matlab":  # MATLAB: round(sum of 1-based indices / n), half away from zero
+        return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)
+    return tuple(int(np.round(s / n_fg)) + 1 for s in sums)  # numpy: half to even on the 0-based mean
 
 
 def _stats_from_hists(hist_all: np.ndarray, hist_fg: np.ndarray, lut: np.ndarray) -> tuple:
@@ -107,8 +110,7 @@ def compute_smeasure(
         mean = float(code_histogram(pred)[0] @ lut) / gt.size if lut is not None else float(pred.mean())
         return 1.0 - mean if n_fg == 0 else mean
     h, w = gt.shape
-    cy = _centroid(np.count_nonzero(gt, axis=1), n_fg, rounding)
-    cx = _centroid(np.count_nonzero(gt, axis=0), n_fg, rounding)
+    cy, cx = _centroid(gt, n_fg, rounding)
     blocks = [(r, c) for r in (slice(0, cy), slice(cy, h)) for c in (slice(0, cx), slice(cx, w))]
     if lut is None:
         blocks = [(r, c) for r, c in blocks if r.start < r.stop and c.start < c.stop]

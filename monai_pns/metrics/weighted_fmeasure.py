@@ -87,12 +87,11 @@ def compute_weighted_fmeasure(
         lut: (256,) float64 values of the codes of a uint8 ``pred``.
         code_hist: optional (2, 256) counts of every code on the GT background and polyp, if already known.
     """
-    rows = np.flatnonzero(gt.any(axis=1))
-    if rows.size == 0:
+    x, y, w, h = cv2.boundingRect(gt.view(np.uint8))
+    if w == 0:
         return 0.0
-    cols = np.flatnonzero(gt.any(axis=0))
-    r0, r1 = max(rows[0] - _HALF, 0), min(rows[-1] + _HALF + 1, gt.shape[0])
-    c0, c1 = max(cols[0] - _HALF, 0), min(cols[-1] + _HALF + 1, gt.shape[1])
+    r0, r1 = max(y - _HALF, 0), min(y + h + _HALF, gt.shape[0])
+    c0, c1 = max(x - _HALF, 0), min(x + w + _HALF, gt.shape[1])
     gt_box, pred_box = gt[r0:r1, c0:c1], pred[r0:r1, c0:c1]
     if lut is not None:
         pred_box = cv2.LUT(pred_box, lut).reshape(gt_box.shape)
