@@ -18,13 +18,24 @@ from monai_pns.metrics.frame import (
     frame_metrics,
     metrics_from_prepared,
 )
-from monai_pns.metrics.preprocess import EVAL_MODES, THRESHOLDS, PreparedFrame, prepare_frame, threshold_levels
-from monai_pns.metrics.smeasure import compute_smeasure
+from monai_pns.metrics.preprocess import (
+    CENTROID_ROUNDING,
+    EVAL_MODES,
+    THRESHOLDS,
+    PreparedFrame,
+    code_histogram,
+    gt_centroid,
+    prepare_frame,
+    quadrant_code_histogram,
+    threshold_levels,
+)
+from monai_pns.metrics.smeasure import compute_smeasure, smeasure_from_quadrant_hist
 from monai_pns.metrics.threshold_curves import ThresholdCounts, compute_count_curves, counts_from_level_hist
 from monai_pns.metrics.vps_metric import VPSMetric
 from monai_pns.metrics.weighted_fmeasure import compute_weighted_fmeasure, gaussian_kernel_1d
 
 __all__ = [
+    "CENTROID_ROUNDING",
     "CURVE_KEYS",
     "EVAL_MODES",
     "FRAME_KEYS",
@@ -41,13 +52,17 @@ __all__ = [
     "compute_emeasure_from_counts",
     "compute_mae",
     "compute_smeasure",
+    "code_histogram",
     "compute_weighted_fmeasure",
     "counts_from_level_hist",
     "frame_metrics",
     "gaussian_kernel_1d",
+    "gt_centroid",
     "metrics_from_prepared",
     "prepare_frame",
+    "quadrant_code_histogram",
     "required_frame_keys",
+    "smeasure_from_quadrant_hist",
     "summarise_curves",
     "threshold_levels",
 ]

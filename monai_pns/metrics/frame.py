@@ -8,7 +8,7 @@ from monai.utils import look_up_option
 
 from monai_pns.metrics.emeasure import compute_adaptive_emeasure, compute_emeasure_from_counts
 from monai_pns.metrics.preprocess import EVAL_MODES, PreparedFrame, prepare_frame
-from monai_pns.metrics.smeasure import compute_smeasure
+from monai_pns.metrics.smeasure import compute_smeasure, smeasure_from_quadrant_hist
 from monai_pns.metrics.threshold_curves import ThresholdCounts, compute_count_curves, counts_from_level_hist
 from monai_pns.metrics.weighted_fmeasure import compute_weighted_fmeasure
 
@@ -50,8 +50,8 @@ def metrics_from_prepared(
     if "emeasure" in keys:
         out["emeasure"] = compute_emeasure_from_counts(counts)
     if "smeasure" in keys:
-        if frame.codes is not None:
-            out["smeasure"] = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
+        if frame.quadrant_hist is not None:
+            out["smeasure"] = smeasure_from_quadrant_hist(frame.quadrant_hist, frame.lut)
         else:
             out["smeasure"] = compute_smeasure(frame.pred, frame.gt, rounding=mode)
     if "weighted_fmeasure" in keys:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from monai.utils import look_up_option
 
-__all__ = ["THRESHOLDS", "EVAL_MODES", "PreparedFrame", "code_histogram", "prepare_frame", "threshold_levels"]
+__all__ = [
+    "THRESHOLDS",
+    "EVAL_MODES",
+    "PreparedFrame",
+    "CENTROID_ROUNDING",
+    "code_histogram",
+    "gt_centroid",
+    "prepare_frame",
+    "quadrant_code_histogram",
+    "threshold_levels",
+]
 
 #: the 256 binarisation thresholds of the MATLAB toolbox, from 1 down to 0 (index 0 is threshold 1)
 THRESHOLDS = np.linspace(1.0, 0.0, 256)
@@ -16,6 +28,9 @@ _ASCENDING = np.ascontiguousarray(THRESHOLDS[::-1])
 EVAL_MODES = ("matlab", "sunseg")
 #: OpenCV histograms count in float32: exact below 2^24 pixels; larger maps use np.bincount
 CALCHIST_EXACT_LIMIT = 1 << 24
+#: S-measure centroid rounding. "matlab": half away from zero on the 1-based centroid (MATLAB ``round``);
+#: "sunseg": numpy's half to even on the 0-based centroid, plus one (pysodmetrics / SUN-SEG)
+CENTROID_ROUNDING = ("matlab", "sunseg")
 _INTERPOLATION = {"matlab": cv2.INTER_CUBIC, "sunseg": cv2.INTER_LINEAR}
 
 
@@ -31,6 +46,8 @@ class PreparedFrame:
         codes: for an 8-bit prediction, the (H, W) uint8 map with ``pred == lut[codes]``; else None.
         lut: (256,) float64 value of every code, or None.
         code_hist: (2, 256) int64 pixel counts per code for GT background and polyp, or None.
+        quadrant_hist: (8, 256) float64 counts per code and per (GT class, S-measure quadrant), see
+            ``quadrant_code_histogram``, or None.
         pred: (H, W) float64 in [0, 1] after min-max normalisation.
 
     Examples::
@@ -49,11 +66,12 @@ class PreparedFrame:
         codes: np.ndarray | None = None,
         lut: np.ndarray | None = None,
         code_hist: np.ndarray | None = None,
+        quadrant_hist: np.ndarray | None = None,
     ) -> None:
         if pred is None and (codes is None or lut is None):
             raise ValueError("PreparedFrame needs pred, or codes with their lut.")
         self.gt, self.level_hist = gt, level_hist
-        self.codes, self.lut, self.code_hist = codes, lut, code_hist
+        self.codes, self.lut, self.code_hist, self.quadrant_hist = codes, lut, code_hist, quadrant_hist
         self._pred = pred
 
     @property
@@ -91,6 +109,35 @@ def code_histogram(codes: np.ndarray, labels: np.ndarray | None = None, n_labels
         return np.bincount(flat, minlength=256 * n_labels).reshape(n_labels, 256).astype(np.float64)
     hist = cv2.calcHist([codes, labels], [0, 1], None, [256, n_labels], [0, 256, 0, n_labels])
     return hist.T.astype(np.float64)
+
+
+def gt_centroid(gt: np.ndarray, rounding: str = "matlab") -> tuple[int, int]:
+    """1-based (row, column) of the GT centroid as the S-measure splits the frame: the first ``row`` rows and
+    ``column`` columns form the top-left quadrant. An empty GT gives the frame centre.
+
+    Sums of the 0-based indices are exact integers, so both roundings see the references' exact quotients.
+    """
+    rounding = look_up_option(rounding, CENTROID_ROUNDING)
+    h, w = gt.shape
+    gt_u8 = gt.view(np.uint8)
+    per_row = cv2.reduce(gt_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    per_col = cv2.reduce(gt_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    n_fg = int(per_row.sum())
+    if n_fg == 0:
+        return int(np.round(h / 2)), int(np.round(w / 2))
+    sums = (int(per_row @ np.arange(h)), int(per_col @ np.arange(w)))
+    if rounding == "matlab":  # round(sum of 1-based indices / n), half away from zero
+        return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)
+    return tuple(int(np.round(s / n_fg)) + 1 for s in sums)
+
+
+def quadrant_code_histogram(codes: np.ndarray, gt: np.ndarray, row: int, column: int) -> np.ndarray:
+    """(8, 256) pixel counts per code of a uint8 map, row ``gt + 2 * bottom + 4 * right`` for the split of the
+    frame after ``row`` rows and ``column`` columns (one histogram pass)."""
+    labels = gt.astype(np.uint8)
+    labels[row:] += 2
+    labels[:, column:] += 4
+    return code_histogram(codes, labels, 8)
 
 
 def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
@@ -152,14 +199,11 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
 def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
     """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table."""
     codes = np.ascontiguousarray(codes)
-    if codes.size < CALCHIST_EXACT_LIMIT:  # two 1D histograms: faster than one 2D histogram here
-        total = cv2.calcHist([codes], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-        fg = cv2.calcHist([codes], [0], gt.view(np.uint8), [256], [0, 256]).ravel().astype(np.int64)
-        code_hist = np.stack([total - fg, fg])
-    else:
-        code_hist = code_histogram(codes, gt.view(np.uint8), 2).astype(np.int64)
+    split = gt_centroid(gt, mode)  # the centroid rounding follows the mode's toolbox
+    quadrant_hist = quadrant_code_histogram(codes, gt, *split)
+    code_hist = np.stack([quadrant_hist[0::2].sum(0), quadrant_hist[1::2].sum(0)]).round().astype(np.int64)
     present = np.flatnonzero(code_hist.sum(0))
     lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
     level_lut = threshold_levels(lut, mode)
     hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
-    return PreparedFrame(gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist)
+    return PreparedFrame(gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist, quadrant_hist=quadrant_hist)

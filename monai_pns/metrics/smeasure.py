@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from monai.utils import look_up_option
 
-from monai_pns.metrics.preprocess import code_histogram
+from monai_pns.metrics.preprocess import CENTROID_ROUNDING, gt_centroid, quadrant_code_histogram
 
-__all__ = ["CENTROID_ROUNDING", "compute_smeasure"]
+__all__ = ["compute_smeasure", "smeasure_from_quadrant_hist"]
 
 _EPS = np.spacing(1.0)
-#: "matlab": round half away from zero on the 1-based centroid (MATLAB ``round``);
-#: "sunseg": numpy's round half to even on the 0-based centroid, plus one (pysodmetrics / SUN-SEG)
-CENTROID_ROUNDING = ("matlab", "sunseg")
 
 
 def _object_similarity(count: float, total: float, total_sq: float) -> float:
@@ -46,30 +42,12 @@ def _quadrant_ssim(n: int, s_p: float, s_pp: float, s_g: float, s_pg: float, con
     return 1.0 if beta == 0 else 0.0
 
 
-def _centroid(gt: np.ndarray, n_fg: int, rounding: str) -> tuple[int, int]:
-    """1-based (row, column) of the GT centroid, from exact integer moments (``cv2.moments`` of a binary map)."""
-    moments = cv2.moments(gt.view(np.uint8), binaryImage=True)
-    sums = (moments["m01"], moments["m10"])  # sums of the 0-based row and column indices: exact integers
-    if rounding == "matlab":  # MATLAB: round(sum of 1-based indices / n), half away from zero
-        return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)
-    return tuple(int(np.round(s / n_fg)) + 1 for s in sums)  # numpy: half to even on the 0-based mean
-
-
 def _stats_from_hists(hist_all: np.ndarray, hist_fg: np.ndarray, lut: np.ndarray) -> tuple:
     """(n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant) of a block of a uint8 map,
     from its code histograms over all pixels and over GT pixels."""
     lut_sq = lut * lut
     constant = np.count_nonzero(hist_all) == 1
     return hist_all.sum(), hist_all @ lut, hist_all @ lut_sq, hist_fg.sum(), hist_fg @ lut, hist_fg @ lut_sq, constant
-
-
-def _quadrant_code_hists(codes: np.ndarray, gt: np.ndarray, cy: int, cx: int) -> list:
-    """(all, GT) code histograms of the four quadrants split at row ``cy`` and column ``cx``, in one pass."""
-    labels = gt.astype(np.uint8)  # label = GT + 2 * bottom + 4 * right
-    labels[cy:] += 2
-    labels[:, cx:] += 4
-    hist = code_histogram(codes, labels, 8)
-    return [(hist[q] + hist[q + 1], hist[q + 1]) for q in (0, 4, 2, 6)]  # TL, TR, BL, BR
 
 
 def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
@@ -79,6 +57,44 @@ def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
     constant = n_fg in (0, gt.size) and bool(pred.min() == pred.max())
     s_pp, s_ppg = np.einsum("ij,ij->", pred, pred), np.einsum("ij,ij->", pred_fg, pred_fg)  # no BLAS threads
     return pred.size, pred.sum(), s_pp, n_fg, pred_fg.sum(), s_ppg, constant
+
+
+def _combine(stats: list, n_fg: int, size: int, alpha: float) -> float:
+    """S-measure from the per-quadrant statistics (TL, TR, BL, BR; empty quadrants have n = 0)."""
+    region, totals = 0.0, np.zeros(6)
+    for n, s_p, s_pp, s_g, s_pg, s_ppg, constant in stats:
+        if n == 0:
+            continue  # an empty quadrant weighs 0
+        n, s_g = round(n), round(s_g)
+        totals += (n, s_p, s_pp, s_g, s_pg, s_ppg)
+        region += n / size * _quadrant_ssim(n, s_p, s_pp, s_g, s_pg, constant)
+    _, s_p, s_pp, _, s_pg, s_ppg = totals.tolist()
+    n_bg = size - n_fg
+    fg_score = _object_similarity(n_fg, s_pg, s_ppg)
+    bg_score = _object_similarity(n_bg, n_bg - (s_p - s_pg), n_bg - 2 * (s_p - s_pg) + (s_pp - s_ppg))
+    mean_g = n_fg / size
+    object_score = mean_g * fg_score + (1 - mean_g) * bg_score
+    return max(0.0, float(alpha * object_score + (1 - alpha) * region))
+
+
+def smeasure_from_quadrant_hist(quadrant_hist: np.ndarray, lut: np.ndarray, alpha: float = 0.5) -> float:
+    """S-measure of an 8-bit map from its code histogram per quadrant and GT class.
+
+    Args:
+        quadrant_hist: (8, 256) pixel counts per code, row ``gt + 2 * bottom + 4 * right`` for the split at the
+            GT centroid (see ``quadrant_code_histogram``).
+        lut: (256,) float64 value of every code.
+        alpha: weight of the object score.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
+    size = float(quadrant_hist.sum())
+    n_fg = int(round(float(quadrant_hist[1::2].sum())))
+    if n_fg in (0, round(size)):
+        mean = float(quadrant_hist.sum(axis=0) @ lut) / size
+        return 1.0 - mean if n_fg == 0 else mean
+    quads = [(quadrant_hist[q] + quadrant_hist[q + 1], quadrant_hist[q + 1]) for q in (0, 4, 2, 6)]  # TL TR BL BR
+    return _combine([_stats_from_hists(*q, lut) for q in quads], n_fg, round(size), alpha)
 
 
 def compute_smeasure(
@@ -105,29 +121,13 @@ def compute_smeasure(
     rounding = look_up_option(rounding, CENTROID_ROUNDING)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
+    cy, cx = gt_centroid(gt, rounding)
+    if lut is not None:
+        return smeasure_from_quadrant_hist(quadrant_code_histogram(pred, gt, cy, cx), lut, alpha)
     n_fg = int(np.count_nonzero(gt))
     if n_fg in (0, gt.size):
-        mean = float(code_histogram(pred)[0] @ lut) / gt.size if lut is not None else float(pred.mean())
-        return 1.0 - mean if n_fg == 0 else mean
+        return 1.0 - float(pred.mean()) if n_fg == 0 else float(pred.mean())
     h, w = gt.shape
-    cy, cx = _centroid(gt, n_fg, rounding)
     blocks = [(r, c) for r in (slice(0, cy), slice(cy, h)) for c in (slice(0, cx), slice(cx, w))]
-    if lut is None:
-        blocks = [(r, c) for r, c in blocks if r.start < r.stop and c.start < c.stop]
-        stats = [_block_stats_from_values(pred[r, c], gt[r, c]) for r, c in blocks]
-    else:
-        stats = [_stats_from_hists(*hists, lut) for hists in _quadrant_code_hists(pred, gt, cy, cx)]
-    region, totals = 0.0, np.zeros(6)
-    for n, s_p, s_pp, s_g, s_pg, s_ppg, constant in stats:
-        if n == 0:
-            continue  # an empty quadrant weighs 0
-        n, s_g = round(n), round(s_g)
-        totals += (n, s_p, s_pp, s_g, s_pg, s_ppg)
-        region += n / gt.size * _quadrant_ssim(n, s_p, s_pp, s_g, s_pg, constant)
-    _, s_p, s_pp, _, s_pg, s_ppg = totals.tolist()
-    n_bg = gt.size - n_fg
-    fg_score = _object_similarity(n_fg, s_pg, s_ppg)
-    bg_score = _object_similarity(n_bg, n_bg - (s_p - s_pg), n_bg - 2 * (s_p - s_pg) + (s_pp - s_ppg))
-    mean_g = n_fg / gt.size
-    object_score = mean_g * fg_score + (1 - mean_g) * bg_score
-    return max(0.0, float(alpha * object_score + (1 - alpha) * region))
+    blocks = [(r, c) for r, c in blocks if r.start < r.stop and c.start < c.stop]
+    return _combine([_block_stats_from_values(pred[r, c], gt[r, c]) for r, c in blocks], n_fg, gt.size, alpha)
