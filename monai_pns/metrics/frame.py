@@ -36,11 +36,9 @@ def _adaptive_emeasure_from_codes(code_hist: np.ndarray, lut: np.ndarray) -> flo
     return float(compute_emeasure_from_counts(counts))
 
 
-def metrics_from_prepared(
-    frame: PreparedFrame, mode: str = "matlab", keys: tuple[str, ...] | None = None
-) -> dict[str, np.ndarray | float]:
-    """The metrics of :func:`frame_metrics` from an already prepared frame; ``keys`` limits the work."""
-    mode = look_up_option(mode, EVAL_MODES)
+def metrics_from_prepared(frame: PreparedFrame, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray | float]:
+    """The metrics of :func:`frame_metrics` from a frame prepared in its mode; ``keys`` limits the work."""
+    mode = frame.mode
     keys = FRAME_KEYS if keys is None else tuple(look_up_option(k, FRAME_KEYS) for k in keys)
     out: dict[str, np.ndarray | float] = {}
     counts = counts_from_level_hist(frame.level_hist)
@@ -104,4 +102,4 @@ def frame_metrics(
         ((256,), 1.0, 0.0)
     """
     mode = look_up_option(mode, EVAL_MODES)
-    return metrics_from_prepared(prepare_frame(pred, gt, mode), mode, keys)
+    return metrics_from_prepared(prepare_frame(pred, gt, mode), keys)

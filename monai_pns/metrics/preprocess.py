@@ -41,6 +41,7 @@ class PreparedFrame:
     metrics reduce to histograms; ``pred`` is then built on first use.
 
     Attributes:
+        mode: "matlab" or "sunseg": the toolbox whose quantisation and centroid rounding the frame follows.
         gt: (H, W) bool, True on polyp pixels.
         level_hist: (2, 257) int64: pixel counts per threshold level for GT background (row 0) and polyp (row 1).
         codes: for an 8-bit prediction, the (H, W) uint8 map with ``pred == lut[codes]``; else None.
@@ -60,6 +61,7 @@ class PreparedFrame:
 
     def __init__(
         self,
+        mode: str,
         gt: np.ndarray,
         level_hist: np.ndarray,
         pred: np.ndarray | None = None,
@@ -70,6 +72,7 @@ class PreparedFrame:
     ) -> None:
         if pred is None and (codes is None or lut is None):
             raise ValueError("PreparedFrame needs pred, or codes with their lut.")
+        self.mode = look_up_option(mode, EVAL_MODES)
         self.gt, self.level_hist = gt, level_hist
         self.codes, self.lut, self.code_hist, self.quadrant_hist = codes, lut, code_hist, quadrant_hist
         self._pred = pred
@@ -193,7 +196,7 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
     pred = _normalise(pred, float(pred.min()), float(pred.max()))
     levels = threshold_levels(pred, mode)
     hist = np.bincount((levels + 257 * gt).ravel(), minlength=514).reshape(2, 257)
-    return PreparedFrame(pred=pred, gt=gt, level_hist=hist)
+    return PreparedFrame(mode, pred=pred, gt=gt, level_hist=hist)
 
 
 def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
@@ -206,4 +209,6 @@ def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFram
     lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
     level_lut = threshold_levels(lut, mode)
     hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
-    return PreparedFrame(gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist, quadrant_hist=quadrant_hist)
+    return PreparedFrame(
+        mode, gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist, quadrant_hist=quadrant_hist
+    )

@@ -133,7 +133,7 @@ class VPSMetric(CumulativeIterationMetric):
             code = self._video_codes.setdefault(videos[b], len(self._video_codes))
             for t in range(frames):
                 frame = prepare_frame(np.clip(pred_np[b, t], 0.0, 1.0), gt_np[b, t], self.mode)
-                values = metrics_from_prepared(frame, self.mode, self.frame_keys)
+                values = metrics_from_prepared(frame, self.frame_keys)
                 flat = [np.atleast_1d(np.asarray(values[k], dtype=np.float64)) for k in self.frame_keys]
                 rows.append(np.concatenate([[code, index[b, t]], *flat]))
         return torch.as_tensor(np.stack(rows), dtype=torch.float64, device=y_pred.device)

@@ -63,3 +63,14 @@ def test_ill_arg():
         frame_metrics(np.zeros((8, 8), np.uint8), gt, mode="python")
     with pytest.raises(ValueError, match="dicee"):
         frame_metrics(np.zeros((8, 8), np.uint8), gt, keys=("dicee",))
+
+
+def test_colour_prediction_uses_channel_0():
+    pred, gt = blob_case(40, 48, seed=4)
+    rgb = np.stack([pred, 255 - pred, np.zeros_like(pred)], axis=-1)
+    out, ref = frame_metrics(rgb, gt), frame_metrics(pred, gt)
+    for key in FRAME_KEYS:
+        np.testing.assert_array_equal(out[key], ref[key], err_msg=key)
+    small_rgb = cv2.resize(rgb, (30, 20), interpolation=cv2.INTER_AREA)
+    resized = frame_metrics(small_rgb, gt)
+    np.testing.assert_array_equal(resized["dice"], frame_metrics(np.ascontiguousarray(small_rgb[..., 0]), gt)["dice"])
