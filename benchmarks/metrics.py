@@ -30,7 +30,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monai_pns.metrics import frame_metrics  # noqa: E402
 
 SIZES = ((1008, 1158), (256, 448))
-CURVES = {"dice": "dice", "iou": "iou", "sensitivity": "sen", "specificity": "spec", "precision": "pre", "fmeasure": "fm"}
+#: frame_metrics curve -> pysodmetrics handler name
+CURVES = {
+    "dice": "dice",
+    "iou": "iou",
+    "sensitivity": "sen",
+    "specificity": "spec",
+    "precision": "pre",
+    "fmeasure": "fm",
+}
+COLUMNS = (  # (json key, header, format)
+    ("size", "size", ">10"),
+    ("prediction", "pred", ">6"),
+    ("pysodmetrics_ms", "pysod ms", "9.1f"),
+    ("monai_pns_sunseg_ms", "ours sunseg", "11.1f"),
+    ("monai_pns_matlab_ms", "ours matlab", "11.1f"),
+    ("monai_pns_matlab_float_ms", "ours float", "10.1f"),
+    ("speedup_sunseg", "speedup", "8.1f"),
+    ("max_abs_diff", "max diff", "9.1e"),
+)
 
 
 def make_frame(height: int, width: int, seed: int, kind: str = "noisy") -> tuple[np.ndarray, np.ndarray]:
@@ -139,13 +157,10 @@ def main() -> None:
                 "repeats": args.repeats,
             }
         )
-    header = f"{'size':>10} {'pred':>6} {'pysod ms':>9} {'ours sunseg':>11} {'ours matlab':>11} {'ours float':>10} {'speedup':>8} {'max diff':>9}"
-    print(header)
+    widths = [int("".join(c for c in fmt.split(".")[0] if c.isdigit())) for _, _, fmt in COLUMNS]
+    print(" ".join(f"{header:>{w}}" for (_, header, _), w in zip(COLUMNS, widths)))
     for r in rows:
-        print(
-            f"{r['size']:>10} {r['prediction']:>6} {r['pysodmetrics_ms']:9.1f} {r['monai_pns_sunseg_ms']:11.1f} {r['monai_pns_matlab_ms']:11.1f} "
-            f"{r['monai_pns_matlab_float_ms']:10.1f} {r['speedup_sunseg']:7.1f}x {r['max_abs_diff']:9.1e}"
-        )
+        print(" ".join(f"{r[key]:{fmt}}" for key, _, fmt in COLUMNS))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
