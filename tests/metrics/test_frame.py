@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
 import pytest
 
 from monai_pns.metrics import FRAME_KEYS, frame_metrics
 from tests.metrics._cases import blob_case
-
-py_sod_metrics = pytest.importorskip("py_sod_metrics")
 
 
 def test_keys_shapes_and_mae():

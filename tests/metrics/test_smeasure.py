@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import numpy as np
+import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
 import pytest
 
 from monai_pns.metrics import compute_smeasure, frame_metrics
 from tests.metrics._cases import blob_case
 
-py_sod_metrics = pytest.importorskip("py_sod_metrics")
 EPS = np.spacing(1.0)
 
 

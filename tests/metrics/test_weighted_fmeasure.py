@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
 import pytest
 
 from monai_pns.metrics import compute_weighted_fmeasure, frame_metrics, gaussian_kernel_1d
 from tests.metrics._cases import blob_case
-
-py_sod_metrics = pytest.importorskip("py_sod_metrics")
 
 
 def pysod_wfm(pred: np.ndarray, gt: np.ndarray, normalize: bool = True) -> float:
