@@ -138,3 +138,16 @@ def test_bad_roots(tmp_path):
     with pytest.raises(ValueError, match="no ground-truth PNG"):
         main(["--gt-root", str(tmp_path / "gt"), "--pred-root", str(tmp_path), "--layout", "folders",
               "--out", str(tmp_path / "o"), "--no-progress"])
+
+
+def test_unreadable_prediction_keeps_previous_reports(pnsnet_tree, tmp_path):
+    gt_root, perfect, _, _ = pnsnet_tree
+    out = tmp_path / "eval"
+    args = ["--gt-root", str(gt_root), "--pred-root", str(perfect), "--layout", "pnsnet", "--out", str(out)]
+    main(args + ["--no-progress"])
+    before = (out / "summary.json").read_bytes()
+    bad = perfect / "CVC-612-T" / "7" / "4.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"cannot read image .*CVC-612-T/7/4.png"):
+        main(args + ["--no-progress"])
+    assert (out / "summary.json").read_bytes() == before
