@@ -1,0 +1,214 @@
+"""Per-frame preparation shared by every VPS metric: resizing, min-max normalisation and threshold levels."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from monai.utils import look_up_option
+
+__all__ = [
+    "THRESHOLDS",
+    "EVAL_MODES",
+    "PreparedFrame",
+    "CENTROID_ROUNDING",
+    "code_histogram",
+    "gt_centroid",
+    "prepare_frame",
+    "quadrant_code_histogram",
+    "threshold_levels",
+]
+
+#: the 256 binarisation thresholds of the MATLAB toolbox, from 1 down to 0 (index 0 is threshold 1)
+THRESHOLDS = np.linspace(1.0, 0.0, 256)
+_ASCENDING = np.ascontiguousarray(THRESHOLDS[::-1])
+#: "matlab": PNS-Net / PraNet MATLAB toolbox; "sunseg": SUN-SEG Python toolbox (pysodmetrics definitions)
+EVAL_MODES = ("matlab", "sunseg")
+#: OpenCV histograms count in float32: exact below 2^24 pixels; larger maps use np.bincount
+CALCHIST_EXACT_LIMIT = 1 << 24
+#: S-measure centroid rounding. "matlab": half away from zero on the 1-based centroid (MATLAB ``round``);
+#: "sunseg": numpy's half to even on the 0-based centroid, plus one (pysodmetrics / SUN-SEG)
+CENTROID_ROUNDING = ("matlab", "sunseg")
+_INTERPOLATION = {"matlab": cv2.INTER_CUBIC, "sunseg": cv2.INTER_LINEAR}
+
+
+class PreparedFrame:
+    """A prediction normalised to [0, 1] at the ground-truth size, with its binary ground truth.
+
+    An 8-bit prediction is kept as its codes and a 256-entry table of their normalised values, so that most
+    metrics reduce to histograms; ``pred`` is then built on first use.
+
+    Attributes:
+        mode: "matlab" or "sunseg": the toolbox whose quantisation and centroid rounding the frame follows.
+        gt: (H, W) bool, True on polyp pixels.
+        level_hist: (2, 257) int64: pixel counts per threshold level for GT background (row 0) and polyp (row 1).
+        codes: for an 8-bit prediction, the (H, W) uint8 map with ``pred == lut[codes]``; else None.
+        lut: (256,) float64 value of every code, or None.
+        code_hist: (2, 256) int64 pixel counts per code for GT background and polyp, or None.
+        quadrant_hist: (8, 256) float64 counts per code and per (GT class, S-measure quadrant), see
+            ``quadrant_code_histogram``, or None.
+        pred: (H, W) float64 in [0, 1] after min-max normalisation.
+
+    Examples::
+
+        >>> gt = np.zeros((8, 8), np.uint8); gt[2:5, 2:5] = 255
+        >>> frame = prepare_frame(gt // 2, gt)  # 8-bit: kept as codes + lookup table
+        >>> float(frame.pred.max()), frame.level_hist.shape, int(frame.code_hist[1, 127])
+        (1.0, (2, 257), 9)
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        gt: np.ndarray,
+        level_hist: np.ndarray,
+        pred: np.ndarray | None = None,
+        codes: np.ndarray | None = None,
+        lut: np.ndarray | None = None,
+        code_hist: np.ndarray | None = None,
+        quadrant_hist: np.ndarray | None = None,
+    ) -> None:
+        if pred is None and (codes is None or lut is None):
+            raise ValueError("PreparedFrame needs pred, or codes with their lut.")
+        self.mode = look_up_option(mode, EVAL_MODES)
+        self.gt, self.level_hist = gt, level_hist
+        self.codes, self.lut, self.code_hist, self.quadrant_hist = codes, lut, code_hist, quadrant_hist
+        self._pred = pred
+
+    @property
+    def pred(self) -> np.ndarray:
+        if self._pred is None:
+            self._pred = cv2.LUT(self.codes, self.lut).reshape(self.codes.shape)  # == lut[codes]
+        return self._pred
+
+
+def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
+    """Number of the 256 thresholds each pixel reaches: 0..256; a pixel is positive at threshold index ``i``
+    (threshold ``THRESHOLDS[i]``) when its level is at least ``256 - i``.
+
+    In "matlab" mode the comparison ``pred >= THRESHOLDS[i]`` is exact for any float; in "sunseg" mode the
+    prediction is first quantised to 8 bits by truncation, ``uint8(pred * 255)``, as pysodmetrics does.
+    """
+    mode = look_up_option(mode, EVAL_MODES)
+    if mode == "sunseg":
+        return (pred * 255).astype(np.uint8).astype(np.intp) + 1
+    # candidate from the 8-bit grid, then corrected by one step where the float thresholds disagree
+    quant = np.minimum((pred * 255).astype(np.intp), 255)
+    levels = quant + 1
+    levels -= _ASCENDING[quant] > pred
+    upper = np.minimum(quant + 1, 255)
+    levels += (_ASCENDING[upper] <= pred) & (quant < 255)
+    return levels
+
+
+def code_histogram(codes: np.ndarray, labels: np.ndarray | None = None, n_labels: int = 1) -> np.ndarray:
+    """Exact (n_labels, 256) float64 pixel counts of a uint8 map per code and per uint8 label (0..n_labels-1)."""
+    if labels is None:
+        labels, n_labels = np.zeros_like(codes), 1
+    if codes.size >= CALCHIST_EXACT_LIMIT:
+        flat = codes.astype(np.int64).ravel() + 256 * labels.astype(np.int64).ravel()
+        return np.bincount(flat, minlength=256 * n_labels).reshape(n_labels, 256).astype(np.float64)
+    hist = cv2.calcHist([codes, labels], [0, 1], None, [256, n_labels], [0, 256, 0, n_labels])
+    return hist.T.astype(np.float64)
+
+
+def gt_centroid(gt: np.ndarray, rounding: str = "matlab") -> tuple[int, int]:
+    """1-based (row, column) of the GT centroid as the S-measure splits the frame: the first ``row`` rows and
+    ``column`` columns form the top-left quadrant. An empty GT gives the frame centre.
+
+    Sums of the 0-based indices are exact integers, so both roundings see the references' exact quotients.
+    """
+    rounding = look_up_option(rounding, CENTROID_ROUNDING)
+    h, w = gt.shape
+    gt_u8 = gt.view(np.uint8)
+    per_row = cv2.reduce(gt_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    per_col = cv2.reduce(gt_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    n_fg = int(per_row.sum())
+    if n_fg == 0:
+        return int(np.round(h / 2)), int(np.round(w / 2))
+    sums = (int(per_row @ np.arange(h)), int(per_col @ np.arange(w)))
+    if rounding == "matlab":  # round(sum of 1-based indices / n), half away from zero
+        return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)
+    return tuple(int(np.round(s / n_fg)) + 1 for s in sums)
+
+
+def quadrant_code_histogram(codes: np.ndarray, gt: np.ndarray, row: int, column: int) -> np.ndarray:
+    """(8, 256) pixel counts per code of a uint8 map, row ``gt + 2 * bottom + 4 * right`` for the split of the
+    frame after ``row`` rows and ``column`` columns (one histogram pass)."""
+    labels = gt.astype(np.uint8)
+    labels[row:] += 2
+    labels[:, column:] += 4
+    return code_histogram(codes, labels, 8)
+
+
+def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """MATLAB ``mapminmax(x, 0, 1)`` with the constant-map case left as is."""
+    if vmax != vmin:
+        return (values - vmin) / (vmax - vmin)
+    return values
+
+
+def _binary_gt(gt: np.ndarray) -> np.ndarray:
+    gt = np.asarray(gt)
+    if gt.ndim != 2:
+        raise ValueError(f"gt must be a 2D greyscale map (H, W), got shape {gt.shape}.")
+    if gt.dtype == bool:
+        return gt
+    if gt.dtype != np.uint8:
+        raise ValueError(f"gt must be uint8 greyscale (polyp > 128) or bool, got dtype {gt.dtype}.")
+    return gt > 128
+
+
+def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> PreparedFrame:
+    """Bring a prediction to the toolboxes' normalised form.
+
+    Args:
+        pred: (H', W') uint8 0..255, or float in [0, 1]; (H', W', C) uses channel 0 like the MATLAB toolbox.
+            Resized to the GT size when it differs (bicubic in "matlab" mode, bilinear in "sunseg" mode, on the
+            input dtype: a uint8 map is resized as uint8 as MATLAB ``imresize`` does on the PNG it reads).
+        gt: (H, W) uint8 greyscale where > 128 is polyp, or bool.
+        mode: "matlab" or "sunseg".
+    """
+    mode = look_up_option(mode, EVAL_MODES)
+    gt = _binary_gt(gt)
+    pred = np.asarray(pred)
+    if pred.ndim == 3:
+        pred = pred[..., 0]
+    if pred.ndim != 2:
+        raise ValueError(f"pred must be a 2D map (H, W) or (H, W, C), got shape {pred.shape}.")
+    if pred.dtype == bool:
+        pred = pred.astype(np.float64)
+    if pred.dtype != np.uint8 and not np.issubdtype(pred.dtype, np.floating):
+        raise ValueError(f"pred must be uint8 (0..255) or float in [0, 1], got dtype {pred.dtype}.")
+    if pred.size == 0:
+        raise ValueError(f"pred must not be empty, got shape {pred.shape}.")
+    if pred.dtype != np.uint8:
+        pred = pred.astype(np.float64)
+        vmin, vmax = float(pred.min()), float(pred.max())
+        if not (np.isfinite(vmin) and np.isfinite(vmax)) or vmin < 0.0 or vmax > 1.0:
+            raise ValueError(f"a float pred must lie in [0, 1] without NaN, got range [{vmin}, {vmax}].")
+    if pred.shape != gt.shape:
+        pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=_INTERPOLATION[mode])
+    if pred.dtype == np.uint8:
+        return _prepare_uint8(pred, gt, mode)
+    pred = _normalise(pred, float(pred.min()), float(pred.max()))
+    levels = threshold_levels(pred, mode)
+    hist = np.bincount((levels + 257 * gt).ravel(), minlength=514).reshape(2, 257)
+    return PreparedFrame(mode, pred=pred, gt=gt, level_hist=hist)
+
+
+def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
+    """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table."""
+    codes = np.ascontiguousarray(codes)
+    split = gt_centroid(gt, mode)  # the centroid rounding follows the mode's toolbox
+    quadrant_hist = quadrant_code_histogram(codes, gt, *split)
+    code_hist = np.stack([quadrant_hist[0::2].sum(0), quadrant_hist[1::2].sum(0)]).round().astype(np.int64)
+    present = np.flatnonzero(code_hist.sum(0))
+    lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
+    level_lut = threshold_levels(lut, mode)
+    hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
+    return PreparedFrame(
+        mode, gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist, quadrant_hist=quadrant_hist
+    )

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import numpy as np
+import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
+import pytest
+
+from monai_pns.metrics import THRESHOLDS, frame_metrics
+from tests.metrics._cases import blob_case
+
+
+def reference_emeasure(binary: np.ndarray, gt: np.ndarray) -> float:
+    """Per-pixel enhanced alignment matrix, as the MATLAB Enhancedmeasure writes it."""
+    eps = np.spacing(1.0)
+    fm, dgt = binary.astype(np.float64), gt.astype(np.float64)
+    if dgt.sum() == 0:
+        enhanced = 1.0 - fm
+    elif (1 - dgt).sum() == 0:
+        enhanced = fm
+    else:
+        a, b = fm - fm.mean(), dgt - dgt.mean()
+        enhanced = ((2 * a * b / (a * a + b * b + eps)) + 1) ** 2 / 4
+    return enhanced.sum() / (gt.size - 1 + eps)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sunseg_curve_and_adaptive_match_pysodmetrics(seed):
+    pred, gt = blob_case(60, 80, seed=seed)
+    ref = py_sod_metrics.Emeasure()
+    ref.step(pred, gt)
+    out = frame_metrics(pred, gt, mode="sunseg")
+    np.testing.assert_allclose(out["emeasure"], ref.get_results()["em"]["curve"], atol=1e-10)
+    np.testing.assert_allclose(out["adaptive_emeasure"], ref.get_results()["em"]["adp"], atol=1e-10)
+
+
+def test_sunseg_fmeasure_matches_pysodmetrics():
+    pred, gt = blob_case(60, 80, seed=4)
+    ref = py_sod_metrics.FmeasureV2({"fm": py_sod_metrics.FmeasureHandler(True, False, beta=0.3)})
+    ref.step(pred, gt)
+    out = frame_metrics(pred, gt, mode="sunseg")
+    np.testing.assert_allclose(out["fmeasure"], ref.get_results()["fm"]["dynamic"], atol=1e-10)
+
+
+@pytest.mark.parametrize("gt_kind", ["blob", "empty", "full"])
+def test_matlab_curve_matches_per_pixel_reference(gt_kind):
+    pred, gt = blob_case(24, 30, seed=7)
+    gt = {"blob": gt, "empty": np.zeros_like(gt), "full": np.full_like(gt, 255)}[gt_kind]
+    out = frame_metrics(pred, gt)
+    p = pred / 255
+    p = (p - p.min()) / (p.max() - p.min())
+    ref = [reference_emeasure(p >= t, gt > 128) for t in THRESHOLDS]
+    np.testing.assert_allclose(out["emeasure"], ref, atol=1e-10)
+    assert np.all(np.isfinite(out["emeasure"]))

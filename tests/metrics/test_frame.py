@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
+import pytest
+
+from monai_pns.metrics import FRAME_KEYS, frame_metrics
+from tests.metrics._cases import blob_case
+
+
+def test_keys_shapes_and_mae():
+    pred, gt = blob_case(50, 70, seed=0)
+    out = frame_metrics(pred, gt)
+    assert tuple(out) == FRAME_KEYS
+    for key in FRAME_KEYS[:8]:
+        assert out[key].shape == (256,), key
+    ref = py_sod_metrics.MAE()
+    ref.step(pred, gt)
+    assert abs(out["mae"] - ref.get_results()["mae"]) <= 1e-12
+    assert set(frame_metrics(pred, gt, keys=("dice", "mae"))) == {"dice", "mae"}
+
+
+@pytest.mark.parametrize("mode, interpolation", [("matlab", cv2.INTER_CUBIC), ("sunseg", cv2.INTER_LINEAR)])
+def test_prediction_resized_to_gt(mode, interpolation):
+    pred, gt = blob_case(60, 80, seed=1)
+    small = cv2.resize(pred, (53, 37), interpolation=cv2.INTER_AREA)
+    out = frame_metrics(small, gt, mode=mode)
+    expected = frame_metrics(cv2.resize(small, (80, 60), interpolation=interpolation), gt, mode=mode)
+    for key in FRAME_KEYS:
+        np.testing.assert_array_equal(out[key], expected[key], err_msg=key)
+
+
+def test_float_prediction_is_min_max_normalised():
+    pred, gt = blob_case(40, 40, seed=2)
+    scaled = 0.2 + 0.5 * pred / 255
+    by_hand = (scaled - scaled.min()) / (scaled.max() - scaled.min())
+    out, ref = frame_metrics(scaled, gt), frame_metrics(by_hand, gt)
+    for key in FRAME_KEYS:
+        np.testing.assert_array_equal(out[key], ref[key], err_msg=key)
+    assert abs(out["smeasure"] - frame_metrics(pred, gt)["smeasure"]) < 1e-12
+
+
+def test_perfect_prediction():
+    _, gt = blob_case(40, 40, seed=3)
+    out = frame_metrics(gt.copy(), gt)
+    assert out["dice"].max() == 1.0 and out["iou"].max() == 1.0 and out["mae"] == 0.0
+    assert out["smeasure"] == pytest.approx(1.0) and out["weighted_fmeasure"] == pytest.approx(1.0)
+
+
+def test_ill_arg():
+    gt = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match="float pred must lie in"):
+        frame_metrics(np.full((8, 8), 1.5), gt)
+    with pytest.raises(ValueError, match="NaN"):
+        frame_metrics(np.full((8, 8), np.nan), gt)
+    with pytest.raises(ValueError, match="dtype int64"):
+        frame_metrics(np.zeros((8, 8), np.int64), gt)
+    with pytest.raises(ValueError, match="gt must be a 2D"):
+        frame_metrics(np.zeros((8, 8), np.uint8), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="python"):
+        frame_metrics(np.zeros((8, 8), np.uint8), gt, mode="python")
+    with pytest.raises(ValueError, match="dicee"):
+        frame_metrics(np.zeros((8, 8), np.uint8), gt, keys=("dicee",))
+
+
+def test_colour_prediction_uses_channel_0():
+    pred, gt = blob_case(40, 48, seed=4)
+    rgb = np.stack([pred, 255 - pred, np.zeros_like(pred)], axis=-1)
+    out, ref = frame_metrics(rgb, gt), frame_metrics(pred, gt)
+    for key in FRAME_KEYS:
+        np.testing.assert_array_equal(out[key], ref[key], err_msg=key)
+    small_rgb = cv2.resize(rgb, (30, 20), interpolation=cv2.INTER_AREA)
+    resized = frame_metrics(small_rgb, gt)
+    np.testing.assert_array_equal(resized["dice"], frame_metrics(np.ascontiguousarray(small_rgb[..., 0]), gt)["dice"])

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import numpy as np
+import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
+import pytest
+
+from monai_pns.metrics import compute_smeasure, frame_metrics
+from tests.metrics._cases import blob_case
+
+EPS = np.spacing(1.0)
+
+
+def two_pass_smeasure(pred: np.ndarray, gt: np.ndarray, cy: int, cx: int) -> float:
+    """Reference S-measure (two-pass statistics) for a non-degenerate GT split at the 1-based centroid."""
+
+    def obj(x):
+        std = np.std(x, ddof=1) if x.size > 1 else 0.0
+        return 2 * x.mean() / (x.mean() ** 2 + 1 + std + EPS)
+
+    def ssim(p, g):
+        if p.size == 0:
+            return 0.0
+        n = p.size
+        x, y = p.mean(), g.mean()
+        sx, sy = ((p - x) ** 2).sum() / (n - 1 + EPS), ((g - y) ** 2).sum() / (n - 1 + EPS)
+        sxy = ((p - x) * (g - y)).sum() / (n - 1 + EPS)
+        a, b = 4 * x * y * sxy, (x * x + y * y) * (sx + sy)
+        return a / (b + EPS) if a != 0 else (1.0 if b == 0 else 0.0)
+
+    g = gt.astype(np.float64)
+    u = g.mean()
+    object_score = u * obj(pred[gt]) + (1 - u) * obj(1 - pred[~gt])
+    h, w = gt.shape
+    region = sum(
+        ssim(pred[r, c], g[r, c]) * (pred[r, c].size / gt.size)
+        for r in (slice(0, cy), slice(cy, h))
+        for c in (slice(0, cx), slice(cx, w))
+    )
+    return max(0.0, 0.5 * object_score + 0.5 * region)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("mode", ["matlab", "sunseg"])
+def test_matches_pysodmetrics(seed, mode):
+    pred, gt = blob_case(70, 90, seed=seed)
+    ref = py_sod_metrics.Smeasure()
+    ref.step(pred, gt)
+    # blob centroids are not on a half pixel: both roundings agree with pysodmetrics here
+    assert abs(frame_metrics(pred, gt, mode=mode)["smeasure"] - ref.get_results()["sm"]) <= 1e-10
+
+
+def test_half_pixel_centroid_rounding():
+    """MATLAB rounds the 1-based centroid half away from zero, pysodmetrics rounds half to even."""
+    rng = np.random.default_rng(0)
+    pred = rng.uniform(size=(9, 10))
+    gt = np.zeros((9, 10), bool)
+    gt[4, 2:4] = True  # 0-based column mean 2.5 -> MATLAB column 4, pysodmetrics column 3
+    gt[3:6, 2:4] = True  # 0-based row mean 4 -> row 5 in both
+    ref = py_sod_metrics.Smeasure()
+    ref.step(pred, gt, normalize=False)
+    sunseg = compute_smeasure(pred, gt, rounding="sunseg")
+    matlab = compute_smeasure(pred, gt, rounding="matlab")
+    assert sunseg == pytest.approx(ref.get_results()["sm"], abs=1e-12)
+    assert sunseg == pytest.approx(two_pass_smeasure(pred, gt, 5, 3), abs=1e-12)
+    assert matlab == pytest.approx(two_pass_smeasure(pred, gt, 5, 4), abs=1e-12)
+    assert matlab != pytest.approx(sunseg, abs=1e-6)
+
+
+def test_degenerate_gt():
+    rng = np.random.default_rng(1)
+    pred = rng.uniform(size=(12, 15))
+    assert compute_smeasure(pred, np.zeros((12, 15), bool)) == pytest.approx(1 - pred.mean())
+    assert compute_smeasure(pred, np.ones((12, 15), bool)) == pytest.approx(pred.mean())
+    one = np.zeros((12, 15), bool)
+    one[5, 7] = True
+    assert compute_smeasure(pred, one) == pytest.approx(two_pass_smeasure(pred, one, 6, 8), abs=1e-12)
+    corner = np.zeros((12, 15), bool)
+    corner[-1, -1] = True  # centroid on the last row and column: three empty quadrants of weight 0
+    value = compute_smeasure(pred, corner)
+    assert np.isfinite(value)
+    assert value == pytest.approx(two_pass_smeasure(pred, corner, 12, 15), abs=1e-12)
+    top_left = np.zeros((12, 15), bool)
+    top_left[0, 0] = True
+    assert compute_smeasure(pred, top_left) == pytest.approx(two_pass_smeasure(pred, top_left, 1, 1), abs=1e-12)
+
+
+def test_constant_quadrants():
+    """A GT-constant quadrant scores 1 when the prediction is constant there too, else 0."""
+    pred = np.zeros((8, 8))
+    gt = np.zeros((8, 8), bool)
+    gt[:4, :4] = True
+    pred[:4, :4] = 1.0
+    assert compute_smeasure(pred, gt) == pytest.approx(two_pass_smeasure(pred, gt, 2, 2), abs=1e-12)
+    assert compute_smeasure(pred, gt) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_ill_arg():
+    with pytest.raises(ValueError, match="alpha"):
+        compute_smeasure(np.zeros((4, 4)), np.ones((4, 4), bool), alpha=1.5)
+    with pytest.raises(ValueError, match="python"):
+        compute_smeasure(np.zeros((4, 4)), np.ones((4, 4), bool), rounding="python")
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+@pytest.mark.parametrize("mode", ["matlab", "sunseg"])
+def test_code_histogram_path_equals_float_path(seed, mode):
+    from monai_pns.metrics import prepare_frame
+
+    pred, gt = blob_case(45, 67, seed=seed)
+    frame = prepare_frame(pred, gt, mode)
+    from_values = compute_smeasure(frame.pred, frame.gt, rounding=mode)
+    from_codes = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
+    assert from_codes == pytest.approx(from_values, abs=1e-12)
