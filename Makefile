@@ -10,7 +10,6 @@ PY := $(VENV)/bin/python
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
@@ -19,6 +18,9 @@ setup: $(VENV)/.installed
 
 test: setup
 	$(PY) -m pytest
+
+demo: setup
+	$(PY) examples/quickstart.py --out runs/demo
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
