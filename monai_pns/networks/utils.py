@@ -80,7 +80,9 @@ def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor],
     model.load_state_dict({**{k: v for k, v in expected.items() if k not in state}, **state}, strict=True)
 
 
-def convert_official_state_dict(state_dict: Mapping[str, torch.Tensor], arch: str = "pnsnet") -> dict[str, torch.Tensor]:
+def convert_official_state_dict(
+    state_dict: Mapping[str, torch.Tensor], arch: str = "pnsnet"
+) -> dict[str, torch.Tensor]:
     """Rename a released PNS-Net or PNS+ state dict to the parameter names of monai_pns.
 
     The ``module.`` prefix of ``nn.DataParallel`` checkpoints is removed; the modules the released forward never

@@ -1,4 +1,4 @@
-"""configs/ablation/*.json: one override file per row of the PNS-Net paper's Table 2, merged by MONAI's bundle tooling."""
+"""configs/ablation/*.json: one override file per row of the paper's Table 2, merged by MONAI's bundle tooling."""
 
 from __future__ import annotations
 

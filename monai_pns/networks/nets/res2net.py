@@ -230,7 +230,9 @@ class Res2NetEncoder(Res2Net, BaseEncoder):
 
     backbone_names = ["res2net50_v1b_26w_4s"]
 
-    def __init__(self, spatial_dims: int = 2, in_channels: int = 3, pretrained: bool | str | os.PathLike = False) -> None:
+    def __init__(
+        self, spatial_dims: int = 2, in_channels: int = 3, pretrained: bool | str | os.PathLike = False
+    ) -> None:
         if spatial_dims != 2:
             raise ValueError(f"Res2Net is a 2-D backbone, got {spatial_dims=}.")
         if pretrained is True:

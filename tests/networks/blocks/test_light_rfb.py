@@ -22,7 +22,8 @@ def test_shape_and_batch_norm_momenta():
     with torch.no_grad():
         assert rfb(torch.randn(2, 64, 9, 13)).shape == (2, 8, 9, 13)
     assert rfb.reduce.adn.N.momentum == pytest.approx(0.1)
-    momenta = {m.momentum for m in (*rfb.branches.modules(), *rfb.fuse.modules()) if isinstance(m, torch.nn.BatchNorm2d)}
+    modules = (*rfb.branches.modules(), *rfb.fuse.modules())
+    momenta = {m.momentum for m in modules if isinstance(m, torch.nn.BatchNorm2d)}
     assert momenta == {0.01}
 
 
@@ -40,7 +41,9 @@ def test_excitation_scales_only_the_reduced_path():
         torch.testing.assert_close(rfb.excitation[3](z), torch.clamp(z + 3, 0, 6) / 6)
 
 
-@pytest.mark.parametrize("kwargs", [{"in_channels": 0, "out_channels": 4}, {"in_channels": 8, "out_channels": 4, "reduction": 16}])
+@pytest.mark.parametrize(
+    "kwargs", [{"in_channels": 0, "out_channels": 4}, {"in_channels": 8, "out_channels": 4, "reduction": 16}]
+)
 def test_ill_arg(kwargs):
     with pytest.raises(ValueError, match="reduction"):
         LightRFB(**kwargs)

@@ -41,7 +41,8 @@ def test_dropout_only_in_training():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match", [({"mid_channels": 1}, "mid_channels"), ({"dropout": 1.0}, "dropout"), ({"out_channels": 0}, "out")]
+    "kwargs, match",
+    [({"mid_channels": 1}, "mid_channels"), ({"dropout": 1.0}, "dropout"), ({"out_channels": 0}, "out_channels")],
 )
 def test_ill_arg(kwargs, match):
     with pytest.raises(ValueError, match=match):

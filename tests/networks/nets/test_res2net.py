@@ -75,7 +75,8 @@ def test_imagenet_weights_missing_key_is_listed(tmp_path):
     state["head.weight"] = torch.zeros(1)
     path = tmp_path / "broken.pth"
     torch.save(state, path)
-    with pytest.raises(ValueError, match=r"broken\.pth.*missing keys \['layer2\.1\.convs\.2\.weight'\].*'head\.weight'"):
+    match = r"broken\.pth.*missing keys \['layer2\.1\.convs\.2\.weight'\].*unexpected keys \['head\.weight'\]"
+    with pytest.raises(ValueError, match=match):
         load_res2net_weights(Res2Net(layers=(3, 4, 6)), path)
 
 
