@@ -104,8 +104,9 @@ def convert_official_state_dict(
 
     Examples::
 
-        >>> convert_official_state_dict({"module.NSB_1.output_Linear.weight": torch.zeros(32, 32, 1, 1, 1)})
-        {'ns_blocks.0.out_proj.weight': tensor(...)}
+        >>> state = {"module.NSB_1.output_Linear.weight": torch.zeros(32, 32, 1, 1, 1), "squeeze.0.bias": torch.zeros(32)}
+        >>> list(convert_official_state_dict(state, arch="pnsnet"))
+        ['ns_blocks.0.out_proj.weight']
     """
     blocks = _NS_BLOCKS[look_up_option(arch, tuple(_NS_BLOCKS))]
     known = (*_SHARED_MODULES, *blocks)

@@ -52,3 +52,16 @@ def test_video_model_exports_to_onnx(tmp_path):
     assert logits.shape == (1, 1, 5, 256, 448)
     assert 1.0 < np.abs(expected).max() < 100.0 and ns_effect > 0.05  # the tolerance below is meaningful
     np.testing.assert_allclose(logits, expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_video_model_exports_with_dynamo(tmp_path):
+    """torch.export-based exporter (dynamo=True): ~2 minutes on 2 cores, hence slow."""
+    net = _well_conditioned_released_model()
+    clip = torch.rand(1, 3, 5, 256, 448)
+    path = tmp_path / "pnsnet_dynamo.onnx"
+    torch.onnx.export(net, (clip,), str(path), dynamo=True, input_names=["clip"], output_names=["logits"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"clip": clip.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(logits, net(clip).numpy(), rtol=0, atol=1e-4)

@@ -114,3 +114,22 @@ def test_encoder_rejects_download_and_3d():
         Res2NetEncoder(pretrained=True)
     with pytest.raises(ValueError, match="spatial_dims=3"):
         Res2NetEncoder(spatial_dims=3)
+
+
+@pytest.mark.parametrize("stage_start", [False, True])
+def test_bottleneck_hierarchical_splits(stage_start):
+    """Splits x1..x4 of the 1x1 output: y1 = K1(x1), y_i = K_i(x_i + y_{i-1}) (independent K_i(x_i) at a stage start),
+    the last split passed through (3x3 average-pooled at a stage start); conv3, batch norm, shortcut, ReLU."""
+    torch.manual_seed(0)
+    block = Res2NetBottleneck(256 if not stage_start else 64, 64, stage_start=stage_start).eval()
+    x = torch.randn(1, block.conv1.in_channels, 6, 7)
+    with torch.no_grad():
+        splits = torch.relu(block.bn1(block.conv1(x))).split(26, dim=1)
+        ys = []
+        for i in range(3):
+            inp = splits[i] if i == 0 or stage_start else splits[i] + ys[-1]
+            ys.append(torch.relu(block.bns[i](block.convs[i](inp))))
+        last = torch.nn.functional.avg_pool2d(splits[3], 3, 1, 1) if stage_start else splits[3]
+        shortcut = block.downsample(x) if stage_start else x
+        expected = torch.relu(block.bn3(block.conv3(torch.cat([*ys, last], dim=1))) + shortcut)
+        torch.testing.assert_close(block(x), expected)
