@@ -113,7 +113,7 @@ def convert_official_state_dict(
     converted, unknown = {}, []
     for key, value in state_dict.items():
         name = key[len("module."):] if key.startswith("module.") else key
-        if name.split(".", 1)[0] not in known:
+        if "." not in name or name.split(".", 1)[0] not in known:
             unknown.append(key)
             continue
         if name.startswith(_UNUSED_PREFIXES):

@@ -120,3 +120,8 @@ def test_shape_mismatch_is_listed():
 def test_bad_arch():
     with pytest.raises(ValueError, match="pnsplus"):
         convert_official_state_dict({}, arch="pns+")
+
+
+def test_key_without_module_is_unexpected():
+    with pytest.raises(ValueError, match=r"\['decoder'\]"):
+        convert_official_state_dict({"decoder": torch.zeros(1)})
