@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .light_rfb import LightRFB
 from .ns_block import NSBlock
+from .pns_decoder import PNSDecoder
 
-__all__ = ["NSBlock"]
+__all__ = ["LightRFB", "NSBlock", "PNSDecoder"]

@@ -1,0 +1,292 @@
+"""PNS-Net and PNS+: video polyp segmentation with progressively normalized self-attention."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn as nn
+
+from monai_pns.networks.blocks.light_rfb import LightRFB
+from monai_pns.networks.blocks.ns_block import NSBlock
+from monai_pns.networks.blocks.pns_decoder import PNSDecoder
+from monai_pns.networks.nets.res2net import Res2Net
+from monai_pns.networks.utils import convert_official_state_dict, load_state_dict_checked
+
+__all__ = ["PNSNet", "PNSPlusNet"]
+
+# The released models were trained on 256 x 448 inputs; their NS LayerNorm is bound to that size at stride 16.
+OFFICIAL_NORM_SHAPE = (16, 28)
+_STRIDE = 16
+
+
+def _exporting() -> bool:
+    return torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+
+
+class _PNSBase(nn.Module):
+    """Backbone, the two LightRFB reducers and the decoder shared by PNS-Net and PNS+.
+
+    Frames are processed channel-first: a clip (B, C, T, H, W) runs through the backbone as B*T images, the high
+    feature is viewed as a clip (B, C', T, H/16, W/16) for the NS blocks and the decoder runs frame by frame again.
+    """
+
+    _official_arch: str = ""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        low_channels: int,
+        high_channels: int,
+        norm_shape: Sequence[int] | None,
+        dropout: float,
+        backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.norm_shape = None if norm_shape is None else tuple(int(s) for s in norm_shape)
+        self.backbone = Res2Net(in_channels=in_channels, layers=(3, 4, 6), weights=backbone_weights)
+        self.high_rfb = LightRFB(self.backbone.out_channels[-1], high_channels)
+        self.low_rfb = LightRFB(self.backbone.out_channels[-2], low_channels)
+        self.decoder = PNSDecoder(low_channels, high_channels, out_channels, dropout=dropout)
+
+    def _check_input(self, x: torch.Tensor, video_only: bool = False) -> None:
+        ndims = (5,) if video_only else (4, 5)
+        layout = "(B, C, T, H, W)" if video_only else "(B, C, H, W) or (B, C, T, H, W)"
+        if x.ndim not in ndims:
+            raise ValueError(f"{type(self).__name__} expects a {layout} input, got shape {tuple(x.shape)}.")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{type(self).__name__} was built for {self.in_channels} channels, got {tuple(x.shape)}.")
+        height, width = x.shape[-2:]
+        if height % _STRIDE or width % _STRIDE:
+            raise ValueError(f"input height and width must be multiples of {_STRIDE}, got {height}x{width}.")
+        if x.ndim == 5 and self.norm_shape is not None and (height // _STRIDE, width // _STRIDE) != self.norm_shape:
+            size = f"{self.norm_shape[0] * _STRIDE}x{self.norm_shape[1] * _STRIDE}"
+            raise ValueError(
+                f"this network's NS norm is bound to {size} inputs (norm_shape={self.norm_shape}), got "
+                f"{height}x{width}; build it with norm_shape=None for any size."
+            )
+
+    def _encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, C, H, W) -> low (N, low_channels, H/8, W/8), high (N, high_channels, H/16, W/16)."""
+        features = self.backbone(frames)
+        return self.low_rfb(features[-2]), self.high_rfb(features[-1])
+
+    @classmethod
+    def from_official(cls, weights: str | os.PathLike | Mapping[str, torch.Tensor]):
+        """Build the released configuration (NS norm bound to 256 x 448 inputs) and load a released checkpoint.
+
+        Args:
+            weights: a released checkpoint file (loaded with ``torch.load(..., weights_only=True)``) or its state dict,
+                with or without the ``module.`` prefix and ``num_batches_tracked`` entries.
+
+        Raises:
+            ValueError: listing missing, unexpected or mis-shaped keys.
+        """
+        source = str(weights) if isinstance(weights, (str, os.PathLike)) else "the given state dict"
+        if isinstance(weights, (str, os.PathLike)):
+            weights = torch.load(weights, map_location="cpu", weights_only=True)
+        if not isinstance(weights, Mapping):
+            raise ValueError(f"{source} must hold a state dict, got {type(weights).__name__}.")
+        model = cls(norm_shape=OFFICIAL_NORM_SHAPE)
+        load_state_dict_checked(model, convert_official_state_dict(weights, arch=cls._official_arch), source)
+        return model
+
+
+class PNSNet(_PNSBase):
+    """PNS-Net: Res2Net features, LightRFB reducers, progressive normalized self-attention and a light decoder.
+
+    "Progressively Normalized Self-Attention Network for Video Polyp Segmentation", Ji et al., MICCAI 2021
+    (https://arxiv.org/abs/2105.08468).
+
+    A clip (B, C, T, H, W) runs through the Res2Net-50 backbone frame by frame; its stride-8 and stride-16 features
+    are reduced to ``low_channels`` and ``high_channels`` by :class:`LightRFB`. The high feature h, viewed as a clip,
+    goes through ``num_blocks`` NS blocks with residuals, h_k = NS_k(h_{k-1}) + h_{k-1}, and the decoder receives
+    h + h_R (the RFB output enters twice, as in the released code). An image batch (B, C, H, W) takes the same path
+    without the NS blocks: the static model of the pre-training phase, with the same parameter names, so phase-1
+    weights load into the video model unchanged. ``num_blocks=0`` gives that static model for clips too.
+
+    The output is logits; apply a sigmoid for probabilities. H and W must be multiples of 16.
+
+    All rows of the paper's ablation (Table 2) are arguments: N = ``num_groups``, soft attention =
+    ``soft_attention``, norm = ``use_norm``, R = ``num_blocks`` (row #1 is ``num_blocks=0``).
+
+    Args:
+        in_channels: image channels.
+        out_channels: output channels (1 for binary polyp segmentation).
+        num_groups: N, channel groups of every NS block (dilations 1, 3, 5, ...).
+        num_blocks: R, number of NS blocks.
+        radius: NS window radius r (a (2r+1) x (2r+1) window per frame).
+        low_channels: channels of the reduced stride-8 feature.
+        high_channels: channels of the reduced stride-16 feature (the NS blocks' width).
+        norm_shape: ``None`` for a size-agnostic query norm; ``(H/16, W/16)`` for the released size-bound LayerNorm
+            (``(16, 28)`` for 256 x 448 clips, needed for released weights).
+        use_norm: normalise the NS queries.
+        soft_attention: gate the NS output by its soft-attention map.
+        softmax_aggregation: aggregate with softmax probabilities (the paper) instead of raw scores (the release).
+        dropout: ``Dropout2d`` probability before the last conv.
+        backbone_weights: optional Res2Net ImageNet weights (a path to, or state dict in the layout of,
+            ``res2net50_v1b_26w_4s-3cf99910.pth``).
+
+    Examples::
+
+        >>> net = PNSNet()
+        >>> net(torch.randn(1, 3, 5, 64, 112)).shape  # a clip
+        torch.Size([1, 1, 5, 64, 112])
+        >>> net(torch.randn(2, 3, 64, 112)).shape  # images: the static model
+        torch.Size([2, 1, 64, 112])
+        >>> released = PNSNet.from_official("PNS-Net.pth")  # doctest: +SKIP
+    """
+
+    _official_arch = "pnsnet"
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 1,
+        num_groups: int = 4,
+        num_blocks: int = 2,
+        radius: int = 3,
+        low_channels: int = 24,
+        high_channels: int = 32,
+        norm_shape: Sequence[int] | None = None,
+        use_norm: bool = True,
+        soft_attention: bool = True,
+        softmax_aggregation: bool = False,
+        dropout: float = 0.1,
+        backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        if num_blocks < 0:
+            raise ValueError(f"num_blocks must be >= 0, got {num_blocks=}.")
+        super().__init__(in_channels, out_channels, low_channels, high_channels, norm_shape, dropout, backbone_weights)
+        self.ns_blocks = nn.ModuleList(
+            NSBlock(
+                high_channels,
+                num_groups=num_groups,
+                radius=radius,
+                norm_shape=norm_shape,
+                use_norm=use_norm,
+                soft_attention=soft_attention,
+                softmax_aggregation=softmax_aggregation,
+                residual=True,
+            )
+            for _ in range(num_blocks)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            x: a clip (B, in_channels, T, H, W) or images (B, in_channels, H, W); H and W multiples of 16.
+
+        Returns:
+            logits (B, out_channels, T, H, W) or (B, out_channels, H, W).
+        """
+        if not _exporting():
+            self._check_input(x)
+        if x.ndim == 4:
+            low, high = self._encode(x)
+            return self.decoder(low, high, x.shape[2:])
+        b, c, t, h, w = x.shape
+        low, high = self._encode(x.transpose(1, 2).reshape(b * t, c, h, w))
+        if len(self.ns_blocks) > 0:
+            clip = high.view(b, t, *high.shape[1:]).transpose(1, 2)  # (B, C', T, h', w')
+            refined = clip
+            for block in self.ns_blocks:
+                refined = block(refined)  # NS_k(h_{k-1}) + h_{k-1}
+            high = (clip + refined).transpose(1, 2).reshape(high.shape)
+        logits = self.decoder(low, high, (h, w))
+        return logits.view(b, t, *logits.shape[1:]).transpose(1, 2)
+
+
+class PNSPlusNet(_PNSBase):
+    """PNS+: PNS-Net with a global NS block that attends from the video's first frame to the local clip.
+
+    "Video Polyp Segmentation: A Deep Learning Perspective", Ji et al., Machine Intelligence Research 2022
+    (https://arxiv.org/abs/2203.14291).
+
+    The input holds an anchor frame (the video's first frame) followed by T local frames. Every frame runs through
+    the backbone and the LightRFB reducers; with the anchor's high feature a and the local clip's l:
+    h1 = NS_global(queries from a, keys and values from l) + l (broadcast over T; the released code repeats the
+    anchor T times, which gives the same values), h2 = NS_local(h1) + h1, and the decoder receives h2 + l for the T
+    local frames. The global block uses dilations ``global_dilations`` (3, 4, 3, 4), the local one
+    ``local_dilations`` (1, 2, 1, 2), both radius 3. The output is logits for the local frames.
+
+    Args:
+        in_channels: image channels.
+        out_channels: output channels.
+        num_groups: channel groups of both NS blocks; one dilation per group in each of the dilation lists.
+        radius: NS window radius.
+        global_dilations: dilations of the global (anchor -> clip) block.
+        local_dilations: dilations of the local (clip -> clip) block.
+        low_channels: channels of the reduced stride-8 feature.
+        high_channels: channels of the reduced stride-16 feature.
+        norm_shape: as in :class:`PNSNet`.
+        use_norm: normalise the NS queries.
+        soft_attention: gate the NS outputs by their soft-attention maps.
+        softmax_aggregation: aggregate with softmax probabilities instead of raw scores.
+        dropout: ``Dropout2d`` probability before the last conv.
+        backbone_weights: optional Res2Net ImageNet weights, as in :class:`PNSNet`.
+
+    Examples::
+
+        >>> net = PNSPlusNet()
+        >>> net(torch.randn(1, 3, 1 + 5, 64, 112)).shape  # anchor + 5 local frames
+        torch.Size([1, 1, 5, 64, 112])
+    """
+
+    _official_arch = "pnsplus"
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 1,
+        num_groups: int = 4,
+        radius: int = 3,
+        global_dilations: Sequence[int] = (3, 4, 3, 4),
+        local_dilations: Sequence[int] = (1, 2, 1, 2),
+        low_channels: int = 24,
+        high_channels: int = 32,
+        norm_shape: Sequence[int] | None = None,
+        use_norm: bool = True,
+        soft_attention: bool = True,
+        softmax_aggregation: bool = False,
+        dropout: float = 0.1,
+        backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__(in_channels, out_channels, low_channels, high_channels, norm_shape, dropout, backbone_weights)
+        options = dict(
+            num_groups=num_groups,
+            radius=radius,
+            norm_shape=norm_shape,
+            use_norm=use_norm,
+            soft_attention=soft_attention,
+            softmax_aggregation=softmax_aggregation,
+        )
+        # The global block's residual is the local clip, not its queries (the anchor): added in forward.
+        self.ns_global = NSBlock(high_channels, dilations=global_dilations, residual=False, **options)
+        self.ns_local = NSBlock(high_channels, dilations=local_dilations, residual=True, **options)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            x: (B, in_channels, 1 + T, H, W), frame 0 the anchor; H and W multiples of 16.
+
+        Returns:
+            logits (B, out_channels, T, H, W) for the T local frames.
+        """
+        if not _exporting():
+            self._check_input(x, video_only=True)
+            if x.shape[2] < 2:
+                raise ValueError(f"PNSPlusNet expects an anchor and at least one local frame, got {tuple(x.shape)}.")
+        b, c, t, h, w = x.shape
+        low, high = self._encode(x.transpose(1, 2).reshape(b * t, c, h, w))
+        clip = high.view(b, t, *high.shape[1:]).transpose(1, 2)  # (B, C', 1 + T, h', w')
+        anchor, local = clip[:, :, :1], clip[:, :, 1:]
+        refined = self.ns_global(anchor, context=local) + local
+        refined = self.ns_local(refined) + local
+        high = refined.transpose(1, 2).reshape(b * (t - 1), *high.shape[1:])
+        low = low.view(b, t, *low.shape[1:])[:, 1:].reshape(b * (t - 1), *low.shape[1:])
+        logits = self.decoder(low, high, (h, w))
+        return logits.view(b, t - 1, *logits.shape[1:]).transpose(1, 2)

@@ -1,0 +1,47 @@
+"""configs/ablation/*.json: one override file per row of the paper's Table 2, merged by MONAI's bundle tooling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from monai.bundle import ConfigParser
+
+from monai_pns.networks import PNSNet
+
+ABLATION_DIR = Path(__file__).resolve().parents[2] / "configs" / "ablation"
+# Table 2: (N, soft attention, norm, R); row #1 is the base network alone (no NS block).
+TABLE_2 = {
+    "row1_base": (None, None, None, 0),
+    "row2_n1": (1, False, False, 1),
+    "row3_n2": (2, False, False, 1),
+    "row4_n4": (4, False, False, 1),
+    "row5_n8": (8, False, False, 1),
+    "row6_n4_soft": (4, True, False, 1),
+    "row7_n4_soft_norm_r1": (4, True, True, 1),
+    "row8_n4_soft_norm_r2": (4, True, True, 2),
+    "row9_n4_soft_norm_r3": (4, True, True, 3),
+}
+
+
+def test_one_file_per_row():
+    assert sorted(p.stem for p in ABLATION_DIR.glob("*.json")) == sorted(TABLE_2)
+
+
+@pytest.mark.parametrize("row", sorted(TABLE_2))
+def test_row_builds_the_ablated_network(row, tmp_path):
+    base = tmp_path / "train.json"
+    base.write_text(json.dumps({"network_def": {"_target_": "monai_pns.networks.PNSNet", "norm_shape": None}}))
+    overrides = json.loads((ABLATION_DIR / f"{row}.json").read_text())
+    assert all(key.startswith("network_def#") for key in overrides)  # network arguments only
+    parser = ConfigParser(ConfigParser.load_config_files([base, ABLATION_DIR / f"{row}.json"]))
+    net = parser.get_parsed_content("network_def")
+    assert isinstance(net, PNSNet)
+    num_groups, soft, norm, num_blocks = TABLE_2[row]
+    assert len(net.ns_blocks) == num_blocks
+    for block in net.ns_blocks:
+        assert (block.num_groups, block.soft_attention, block.norm is not None) == (num_groups, soft, norm)
+    with torch.no_grad():
+        assert net.eval()(torch.randn(1, 3, 2, 32, 64)).shape == (1, 1, 2, 32, 64)

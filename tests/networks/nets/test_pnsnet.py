@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_pns.networks import PNSNet, PNSPlusNet
+
+H, W = 32, 64  # small inputs: the stride-16 feature is 2 x 4
+
+
+def _frames(x: torch.Tensor) -> torch.Tensor:
+    """(C, T, H, W) -> (T, C, H, W)."""
+    return x.permute(1, 0, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "net, shape, expected",
+    [
+        (PNSNet(), (2, 3, 3, H, W), (2, 1, 3, H, W)),
+        (PNSNet(), (2, 3, H, W), (2, 1, H, W)),
+        (PNSNet(out_channels=2, num_blocks=1), (1, 3, 2, H, W), (1, 2, 2, H, W)),
+        (PNSNet(in_channels=1, num_blocks=0), (1, 1, 2, H, W), (1, 1, 2, H, W)),
+        (PNSPlusNet(), (2, 3, 1 + 3, H, W), (2, 1, 3, H, W)),
+        (PNSPlusNet(out_channels=3), (1, 3, 1 + 1, H, W), (1, 3, 1, H, W)),
+    ],
+)
+def test_shape(net, shape, expected):
+    with torch.no_grad():
+        out = net.eval()(torch.randn(shape))
+    assert out.shape == expected
+    assert torch.isfinite(out).all()
+
+
+def test_video_path_matches_a_clip_by_clip_reference():
+    """h1 = NS_1(h) + h, h2 = NS_2(h1) + h1, decoder(h + h2), computed clip by clip with the modules themselves."""
+    torch.manual_seed(0)
+    net = PNSNet().eval()
+    x = torch.randn(2, 3, 3, H, W)
+    with torch.no_grad():
+        expected = []
+        for clip in x:
+            low, high = net._encode(_frames(clip))
+            h = high.permute(1, 0, 2, 3).unsqueeze(0)  # (1, C, T, h, w)
+            h1 = net.ns_blocks[0](h)
+            h2 = net.ns_blocks[1](h1)
+            refined = _frames((h + h2)[0])
+            expected.append(_frames(net.decoder(low, refined, (H, W))))
+        torch.testing.assert_close(net(x), torch.stack(expected))
+
+
+def test_rfb_output_enters_the_final_sum_twice():
+    """With zero output projections every NS block is the identity (its residual), so the decoder receives 2h."""
+    torch.manual_seed(0)
+    net = PNSNet().eval()
+    for block in net.ns_blocks:
+        torch.nn.init.zeros_(block.out_proj.weight)
+    x = torch.randn(1, 3, 2, H, W)
+    with torch.no_grad():
+        low, high = net._encode(_frames(x[0]))
+        expected = _frames(net.decoder(low, 2 * high, (H, W)))[None]
+        torch.testing.assert_close(net(x), expected)
+
+
+def test_pns_plus_matches_the_released_formulation():
+    """The release repeats the anchor T times as queries; here one query frame is broadcast. Same values.
+
+    In float64: random NS weights amplify features ~100x, which leaves float32 results 1e-6 (relative) apart.
+    """
+    torch.manual_seed(0)
+    net = PNSPlusNet().eval().double()
+    x = torch.randn(1, 3, 1 + 3, H, W, dtype=torch.float64)
+    with torch.no_grad():
+        low, high = net._encode(_frames(x[0]))
+        clip = high.permute(1, 0, 2, 3).unsqueeze(0)
+        anchor, local = clip[:, :, :1].expand(-1, -1, 3, -1, -1), clip[:, :, 1:]
+        # residual=False for the global block: its residual is the local clip
+        h1 = net.ns_global(anchor, context=local) + local
+        h2 = net.ns_local(h1)  # NS_local(h1) + h1
+        refined = _frames((h2 + local)[0])
+        expected = _frames(net.decoder(low[1:], refined, (H, W)))[None]
+        torch.testing.assert_close(net(x), expected)
+        # the anchor matters
+        other = x.clone()
+        other[:, :, 0] = torch.randn(3, H, W, dtype=torch.float64)
+        assert not torch.allclose(net(other), expected)
+
+
+def test_static_and_video_paths_share_weights():
+    torch.manual_seed(0)
+    static = PNSNet(num_blocks=0).eval()  # the phase-1 (pre-training) model
+    video = PNSNet().eval()
+    result = video.load_state_dict(static.state_dict(), strict=False)
+    assert result.unexpected_keys == []
+    assert result.missing_keys and all(k.startswith("ns_blocks.") for k in result.missing_keys)
+    video_state = video.state_dict()
+    for key, value in static.state_dict().items():
+        assert torch.equal(video_state[key], value), key
+    images, clip = torch.randn(2, 3, H, W), torch.randn(1, 3, 2, H, W)
+    with torch.no_grad():
+        torch.testing.assert_close(video(images), static(images))
+        # without NS blocks a clip is segmented frame by frame
+        torch.testing.assert_close(static(clip), _frames(static(_frames(clip[0])))[None])
+
+
+@pytest.mark.parametrize("net, shape", [(PNSNet(), (1, 3, 2, H, W)), (PNSPlusNet(), (1, 3, 1 + 2, H, W))])
+def test_every_parameter_gets_a_gradient(net, shape):
+    torch.manual_seed(0)
+    net.train()
+    net.decoder.dropout.p = 0.0
+    net(torch.randn(shape)).square().mean().backward()
+    missing = [name for name, p in net.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "net, shape, match",
+    [
+        (PNSNet(), (1, 3, 2, 40, W), "multiples of 16, got 40x64"),
+        (PNSNet(), (1, 3, H, 72), "multiples of 16, got 32x72"),
+        (PNSNet(), (1, 4, 2, H, W), "built for 3 channels"),
+        (PNSNet(), (3, H, W), r"\(B, C, H, W\) or \(B, C, T, H, W\)"),
+        (PNSNet(norm_shape=(16, 28)), (1, 3, 2, H, W), "bound to 256x448 inputs"),
+        (PNSPlusNet(), (1, 3, H, W), r"\(B, C, T, H, W\)"),
+        (PNSPlusNet(), (1, 3, 1, H, W), "anchor and at least one local frame"),
+    ],
+)
+def test_bad_input(net, shape, match):
+    with pytest.raises(ValueError, match=match):
+        net(torch.randn(shape))
+
+
+def test_size_bound_norm_accepts_any_image_size():
+    """The static path has no NS block, so a size-bound model still segments images of any (multiple of 16) size."""
+    with torch.no_grad():
+        assert PNSNet(norm_shape=(16, 28)).eval()(torch.randn(1, 3, H, W)).shape == (1, 1, H, W)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, match",
+    [
+        (PNSNet, {"num_blocks": -1}, "num_blocks"),
+        (PNSNet, {"num_groups": 3}, "divisible"),
+        (PNSPlusNet, {"global_dilations": (1, 2)}, "dilations"),
+        (PNSNet, {"dropout": 1.5}, "dropout"),
+    ],
+)
+def test_ill_arg(cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cls(**kwargs)
