@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from monai_pns.networks.layers.ns_ops import relevance_measuring, spatial_temporal_aggregation
+from monai_pns.networks.layers.tracing import is_exporting
 
 __all__ = ["NSBlock"]
 
@@ -140,7 +141,8 @@ class NSBlock(nn.Module):
         Returns:
             (B, C, Tq, H, W).
         """
-        self._check_input(x, context)
+        if not is_exporting():
+            self._check_input(x, context)
         source = x if context is None else context
         queries = self._normalize_queries(self.query(x)) * self.scale
         keys, values = self.key(source), self.value(source)

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from monai_pns.networks.layers.tracing import is_exporting
+
 __all__ = ["relevance_measuring", "spatial_temporal_aggregation"]
 
 _Rect = tuple[slice, slice]
@@ -98,10 +100,6 @@ def _neighbourhood(x: torch.Tensor, radius: int, dilation: int) -> torch.Tensor:
     return torch.stack(windows, dim=3)
 
 
-def _exporting() -> bool:
-    return torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-
-
 class _RelevanceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query, key, radius, dilation):  # type: ignore[override]
@@ -172,7 +170,7 @@ def relevance_measuring(query: torch.Tensor, key: torch.Tensor, radius: int, dil
         raise ValueError(
             f"query and key must share B, C, H, W, got query {tuple(query.shape)} and key {tuple(key.shape)}."
         )
-    if _exporting():
+    if is_exporting():
         scores = torch.einsum("bcthw,bcsnhw->bsnthw", query, _neighbourhood(key, radius, dilation))
         return scores.flatten(1, 2)
     if _needs_grad(query, key):
@@ -211,7 +209,7 @@ def spatial_temporal_aggregation(weight: torch.Tensor, value: torch.Tensor, radi
             f"weight must be (B, Tk*(2r+1)^2, Tq, H, W) = (B, {value.shape[2]}*{window}, Tq, H, W) for value "
             f"{tuple(value.shape)} and {radius=}, got weight {tuple(weight.shape)}."
         )
-    if _exporting():
+    if is_exporting():
         weight = weight.unflatten(1, (value.shape[2], window))
         return torch.einsum("bsnthw,bcsnhw->bcthw", weight, _neighbourhood(value, radius, dilation))
     if _needs_grad(weight, value):

@@ -11,6 +11,7 @@ import torch.nn as nn
 from monai_pns.networks.blocks.light_rfb import LightRFB
 from monai_pns.networks.blocks.ns_block import NSBlock
 from monai_pns.networks.blocks.pns_decoder import PNSDecoder
+from monai_pns.networks.layers.tracing import is_exporting
 from monai_pns.networks.nets.res2net import Res2Net
 from monai_pns.networks.utils import convert_official_state_dict, load_state_dict_checked
 
@@ -19,10 +20,6 @@ __all__ = ["PNSNet", "PNSPlusNet"]
 # The released models were trained on 256 x 448 inputs; their NS LayerNorm is bound to that size at stride 16.
 OFFICIAL_NORM_SHAPE = (16, 28)
 _STRIDE = 16
-
-
-def _exporting() -> bool:
-    return torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 class _PNSBase(nn.Module):
@@ -183,7 +180,7 @@ class PNSNet(_PNSBase):
         Returns:
             logits (B, out_channels, T, H, W) or (B, out_channels, H, W).
         """
-        if not _exporting():
+        if not is_exporting():
             self._check_input(x)
         if x.ndim == 4:
             low, high = self._encode(x)
@@ -276,7 +273,7 @@ class PNSPlusNet(_PNSBase):
         Returns:
             logits (B, out_channels, T, H, W) for the T local frames.
         """
-        if not _exporting():
+        if not is_exporting():
             self._check_input(x, video_only=True)
             if x.shape[2] < 2:
                 raise ValueError(f"PNSPlusNet expects an anchor and at least one local frame, got {tuple(x.shape)}.")
