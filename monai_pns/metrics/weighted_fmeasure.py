@@ -63,12 +63,15 @@ def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None
 def _nonzero_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
     """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction value is not 0."""
     if lut is None:
-        mask = (pred != 0).view(np.uint8)
+        zero = 0.0
     else:
-        zero = np.flatnonzero(lut == 0)  # at most one code: lut is increasing
-        mask = pred != zero[0] if zero.size else np.ones(pred.shape, bool)
-        mask = mask.view(np.uint8)
-    x, y, w, h = cv2.boundingRect(mask)
+        zero_codes = np.flatnonzero(lut == 0)  # at most one code: lut is increasing
+        if zero_codes.size == 0:
+            return 0, 0, pred.shape[1], pred.shape[0]
+        zero = zero_codes[0]
+    if all((edge != zero).any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
+        return 0, 0, pred.shape[1], pred.shape[0]  # non-zero values on all four edges: the whole map
+    x, y, w, h = cv2.boundingRect((pred != zero).view(np.uint8))
     if w == 0 or h == 0:
         return box
     x0, y0 = min(x, box[0]), min(y, box[1])
