@@ -6,7 +6,7 @@ Run from the repository root::
 
 For each frame size, both libraries score the same synthetic uint8 predictions (blurred, noisy ellipses) against
 their GT: pysodmetrics with Smeasure, MAE, WeightedFmeasure, Emeasure (curve + adaptive) and FmeasureV2 handlers
-for the Dice, IoU, sensitivity, specificity, precision, F1 and F-measure (beta^2 = 0.3) curves (the same set); monai_pns with
+for the Dice, IoU, sensitivity, specificity, precision, F1 and F-measure (beta^2 = 0.3) curves; monai_pns with
 ``frame_metrics(mode="sunseg")``, whose definitions are pysodmetrics' (every metric at once). The matlab-mode
 time and the time on float32 probability maps (the MONAI path) are printed too. The max |difference| over all
 compared values is reported. Times are the fastest of ``--repeats`` interleaved rounds (shared machines).
