@@ -193,9 +193,11 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
             raise ValueError(f"a float pred must lie in [0, 1] without NaN, got range [{vmin}, {vmax}].")
     if pred.shape != gt.shape:
         pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=_INTERPOLATION[mode])
+        if pred.dtype != np.uint8:
+            vmin, vmax = float(pred.min()), float(pred.max())
     if pred.dtype == np.uint8:
         return _prepare_uint8(pred, gt, mode)
-    pred = _normalise(pred, float(pred.min()), float(pred.max()))
+    pred = _normalise(pred, vmin, vmax)
     levels = threshold_levels(pred, mode)
     hist = np.bincount((levels + 257 * gt).ravel(), minlength=514).reshape(2, 257)
     return PreparedFrame(mode, pred=pred, gt=gt, level_hist=hist)
