@@ -6,7 +6,7 @@ Run from the repository root::
 
 For each frame size, both libraries score the same synthetic uint8 predictions (blurred, noisy ellipses) against
 their GT: pysodmetrics with Smeasure, MAE, WeightedFmeasure, Emeasure (curve + adaptive) and FmeasureV2 handlers
-for the Dice, IoU, sensitivity, specificity, precision and F-measure (beta^2 = 0.3) curves; monai_pns with
+for the Dice, IoU, sensitivity, specificity, precision, F1 and F-measure (beta^2 = 0.3) curves; monai_pns with
 ``frame_metrics(mode="sunseg")``, whose definitions are pysodmetrics' (every metric at once). The matlab-mode
 time and the time on float32 probability maps (the MONAI path) are printed too. The max |difference| over all
 compared values is reported. Times are the fastest of ``--repeats`` interleaved rounds (shared machines).
@@ -37,6 +37,7 @@ CURVES = {
     "sensitivity": "sen",
     "specificity": "spec",
     "precision": "pre",
+    "f1": "f1",
     "fmeasure": "fm",
 }
 COLUMNS = (  # (json key, header, format)
@@ -46,7 +47,9 @@ COLUMNS = (  # (json key, header, format)
     ("monai_pns_sunseg_ms", "ours sunseg", "11.1f"),
     ("monai_pns_matlab_ms", "ours matlab", "11.1f"),
     ("monai_pns_matlab_float_ms", "ours float", "10.1f"),
-    ("speedup_sunseg", "speedup", "8.1f"),
+    ("speedup_sunseg", "x sunseg", "8.1f"),
+    ("speedup_matlab", "x matlab", "8.1f"),
+    ("speedup_float", "x float", "7.1f"),
     ("max_abs_diff", "max diff", "9.1e"),
 )
 
@@ -79,6 +82,7 @@ def pysod_frame(pred: np.ndarray, gt: np.ndarray) -> dict:
         "sen": psm.SensitivityHandler(True, False),
         "spec": psm.SpecificityHandler(True, False),
         "pre": psm.PrecisionHandler(True, False),
+        "f1": psm.FmeasureHandler(True, False, beta=1.0),
         "fm": psm.FmeasureHandler(True, False, beta=0.3),
     }
     fmv2, sm, mae, wfm, em = psm.FmeasureV2(handlers), psm.Smeasure(), psm.MAE(), psm.WeightedFmeasure(), psm.Emeasure()
@@ -152,6 +156,8 @@ def main() -> None:
                 "monai_pns_matlab_ms": 1e3 * t_matlab,
                 "monai_pns_matlab_float_ms": 1e3 * t_float,
                 "speedup_sunseg": t_ref / t_sunseg,
+                "speedup_matlab": t_ref / t_matlab,
+                "speedup_float": t_ref / t_float,
                 "max_abs_diff": diff,
                 "frames": args.frames,
                 "repeats": args.repeats,

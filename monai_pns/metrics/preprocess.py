@@ -24,6 +24,7 @@ __all__ = [
 #: the 256 binarisation thresholds of the MATLAB toolbox, from 1 down to 0 (index 0 is threshold 1)
 THRESHOLDS = np.linspace(1.0, 0.0, 256)
 _ASCENDING = np.ascontiguousarray(THRESHOLDS[::-1])
+_ASCENDING_OPEN = np.append(_ASCENDING, np.inf)  # a threshold above every value, after the last one
 #: "matlab": PNS-Net / PraNet MATLAB toolbox; "sunseg": SUN-SEG Python toolbox (pysodmetrics definitions)
 EVAL_MODES = ("matlab", "sunseg")
 #: OpenCV histograms count in float32: exact below 2^24 pixels; larger maps use np.bincount
@@ -95,11 +96,12 @@ def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
     if mode == "sunseg":
         return (pred * 255).astype(np.uint8).astype(np.intp) + 1
     # candidate from the 8-bit grid, then corrected by one step where the float thresholds disagree
-    quant = np.minimum((pred * 255).astype(np.intp), 255)
+    quant = (pred * 255).astype(np.intp)
+    np.minimum(quant, 255, out=quant)
     levels = quant + 1
-    levels -= _ASCENDING[quant] > pred
-    upper = np.minimum(quant + 1, 255)
-    levels += (_ASCENDING[upper] <= pred) & (quant < 255)
+    levels -= np.take(_ASCENDING, quant) > pred
+    quant += 1  # the next threshold up; past the last one, never reached
+    levels += np.take(_ASCENDING_OPEN, quant) <= pred
     return levels
 
 
@@ -191,9 +193,11 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
             raise ValueError(f"a float pred must lie in [0, 1] without NaN, got range [{vmin}, {vmax}].")
     if pred.shape != gt.shape:
         pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=_INTERPOLATION[mode])
+        if pred.dtype != np.uint8:
+            vmin, vmax = float(pred.min()), float(pred.max())
     if pred.dtype == np.uint8:
         return _prepare_uint8(pred, gt, mode)
-    pred = _normalise(pred, float(pred.min()), float(pred.max()))
+    pred = _normalise(pred, vmin, vmax)
     levels = threshold_levels(pred, mode)
     hist = np.bincount((levels + 257 * gt).ravel(), minlength=514).reshape(2, 257)
     return PreparedFrame(mode, pred=pred, gt=gt, level_hist=hist)

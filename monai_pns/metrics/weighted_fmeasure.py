@@ -11,7 +11,7 @@ from scipy.ndimage import distance_transform_edt
 
 from monai_pns.metrics.preprocess import code_histogram
 
-__all__ = ["gaussian_kernel_1d", "compute_weighted_fmeasure"]
+__all__ = ["DECAY_RADIUS", "gaussian_kernel_1d", "compute_weighted_fmeasure"]
 
 _EPS = np.spacing(1.0)
 _HALF = 3  # fspecial('gaussian', 7, 5): a 7x7 window
@@ -26,43 +26,63 @@ def gaussian_kernel_1d(size: int = 7, sigma: float = 5.0) -> np.ndarray:
     return k / k.sum()
 
 
+def _decay_table(radius: int) -> np.ndarray:
+    """``exp(log(0.5) / 5 * sqrt(n))`` for every integer squared distance ``n`` up to ``(radius + 1)^2``, 0 beyond
+    ``radius`` (the same float64 operations as on each pixel, so the same values)."""
+    table = np.exp(np.sqrt(np.arange((radius + 1) ** 2 + 1, dtype=np.float64)) * (np.log(0.5) / 5))
+    table[radius * radius + 1 :] = 0.0
+    return table
+
+
+#: decay weights farther than this from the GT are below 2^-60 and dropped: a relative change of at most 2^-60
+#: of the false-positive sum (which holds the dropped pixels' full weight 2 * pred), far below float64 rounding
+DECAY_RADIUS = 300
+_DECAY_TABLE = _decay_table(DECAY_RADIUS)
+
+
 def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 16) -> float:
-    """``sum(pred * exp(log(0.5) / 5 * D))`` with D the Euclidean distance of every pixel to the nearest GT pixel.
+    """``sum(pred * exp(log(0.5) / 5 * D))`` with D the Euclidean distance of every pixel to the nearest GT pixel
+    (terms with D > ``DECAY_RADIUS`` dropped).
 
     OpenCV's exact transform returns float32 distances; squaring and rounding recovers the integer squared
-    distance, so D matches a float64 ``bwdist`` / scipy ``distance_transform_edt`` bit for bit. The float64
-    chain runs over blocks of rows of about ``chunk`` pixels, which stay in cache.
+    distance, whose weight is read from a table of the float64 chain ``exp(log(0.5) / 5 * sqrt(D^2))``, so the
+    weights match a float64 ``bwdist`` / scipy ``distance_transform_edt`` bit for bit. The sum runs over blocks
+    of rows of about ``chunk`` pixels, which stay in cache.
     """
     dist32 = cv2.distanceTransform((~gt).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    scale = np.log(0.5) / 5
+    np.minimum(dist32, DECAY_RADIUS + 1, out=dist32)  # keeps the squared distances inside the table
     step = max(1, chunk // gt.shape[1])
     total = 0.0
     for r in range(0, gt.shape[0], step):
-        dist = dist32[r : r + step].astype(np.float64)
-        np.multiply(dist, dist, out=dist)
-        np.rint(dist, out=dist)
-        np.sqrt(dist, out=dist)
-        dist *= scale
-        np.exp(dist, out=dist)
-        values = pred[r : r + step] if lut is None else cv2.LUT(pred[r : r + step], lut).reshape(dist.shape)
-        total += float(np.einsum("ij,ij->", values, dist))
+        weights = np.take(_DECAY_TABLE, cv2.multiply(dist32[r : r + step], dist32[r : r + step], dtype=cv2.CV_32S))
+        values = pred[r : r + step] if lut is None else cv2.LUT(pred[r : r + step], lut).reshape(weights.shape)
+        total += float(np.einsum("ij,ij->", values, weights))
     return total
 
 
 def _nonzero_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
     """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction value is not 0."""
     if lut is None:
-        mask = (pred != 0).view(np.uint8)
+        zero = 0.0
     else:
-        zero = np.flatnonzero(lut == 0)  # at most one code: lut is increasing
-        mask = pred != zero[0] if zero.size else np.ones(pred.shape, bool)
-        mask = mask.view(np.uint8)
-    x, y, w, h = cv2.boundingRect(mask)
+        zero_codes = np.flatnonzero(lut == 0)  # at most one code: lut is increasing
+        if zero_codes.size == 0:
+            return 0, 0, pred.shape[1], pred.shape[0]
+        zero = zero_codes[0]
+    if all((edge != zero).any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
+        return 0, 0, pred.shape[1], pred.shape[0]  # non-zero values on all four edges: the whole map
+    x, y, w, h = cv2.boundingRect((pred != zero).view(np.uint8))
     if w == 0 or h == 0:
         return box
     x0, y0 = min(x, box[0]), min(y, box[1])
     x1, y1 = max(x + w, box[0] + box[2]), max(y + h, box[1] + box[3])
     return x0, y0, x1 - x0, y1 - y0
+
+
+def _grown_box(rect: tuple[int, int, int, int], margin: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(r0, r1, c0, c1) of an OpenCV (x, y, w, h) rectangle grown by ``margin`` pixels, clipped to ``shape``."""
+    x, y, w, h = rect
+    return max(y - margin, 0), min(y + h + margin, shape[0]), max(x - margin, 0), min(x + w + margin, shape[1])
 
 
 def compute_weighted_fmeasure(
@@ -80,6 +100,7 @@ def compute_weighted_fmeasure(
     output is read on GT pixels only). The distance weights use OpenCV's exact distance transform, over the
     bounding box of the GT and of the non-zero prediction only: every GT pixel lies inside it, so the
     distances there are those of the whole frame, and a zero prediction adds no false positive outside it.
+    That box is also cut to the GT's box grown by ``DECAY_RADIUS``: farther pixels have negligible decay weights.
 
     Args:
         pred: (H, W) float64 in [0, 1]; or, with ``lut``, a uint8 map of codes whose values are ``lut[code]``.
@@ -87,11 +108,10 @@ def compute_weighted_fmeasure(
         lut: (256,) float64 values of the codes of a uint8 ``pred``.
         code_hist: optional (2, 256) counts of every code on the GT background and polyp, if already known.
     """
-    x, y, w, h = cv2.boundingRect(gt.view(np.uint8))
-    if w == 0:
+    gt_rect = cv2.boundingRect(gt.view(np.uint8))
+    if gt_rect[2] == 0:
         return 0.0
-    r0, r1 = max(y - _HALF, 0), min(y + h + _HALF, gt.shape[0])
-    c0, c1 = max(x - _HALF, 0), min(x + w + _HALF, gt.shape[1])
+    r0, r1, c0, c1 = _grown_box(gt_rect, _HALF, gt.shape)
     gt_box, pred_box = gt[r0:r1, c0:c1], pred[r0:r1, c0:c1]
     if lut is not None:
         pred_box = cv2.LUT(pred_box, lut).reshape(gt_box.shape)
@@ -108,8 +128,11 @@ def compute_weighted_fmeasure(
 
     # weight 2 - decay is 1 on the GT, where pred does not count as a false positive
     pred_on_gt = float(pred_box[gt_box].sum())
-    x, y, w, h = _nonzero_box(pred, lut, (c0, r0, c1 - c0, r1 - r0))
-    fp_w = 2 * pred_sum - _decay_weighted_sum(pred[y : y + h, x : x + w], gt[y : y + h, x : x + w], lut) - pred_on_gt
+    d0, d1, e0, e1 = _grown_box(gt_rect, DECAY_RADIUS, gt.shape)
+    pred_near, gt_near = pred[d0:d1, e0:e1], gt[d0:d1, e0:e1]
+    x, y, w, h = _nonzero_box(pred_near, lut, (c0 - e0, r0 - d0, c1 - c0, r1 - r0))
+    decay_sum = _decay_weighted_sum(pred_near[y : y + h, x : x + w], gt_near[y : y + h, x : x + w], lut)
+    fp_w = 2 * pred_sum - decay_sum - pred_on_gt
     tp_w = float(np.count_nonzero(gt_box)) - float(err_gt.sum())
     recall = 1.0 - float(err_gt.mean())
     precision = tp_w / (_EPS + tp_w + fp_w)

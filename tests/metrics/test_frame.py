@@ -31,6 +31,18 @@ def test_prediction_resized_to_gt(mode, interpolation):
         np.testing.assert_array_equal(out[key], expected[key], err_msg=key)
 
 
+@pytest.mark.parametrize("mode, interpolation", [("matlab", cv2.INTER_CUBIC), ("sunseg", cv2.INTER_LINEAR)])
+def test_float_prediction_normalised_after_resizing(mode, interpolation):
+    """The min-max normalisation uses the range of the resized map (bicubic can overshoot the input's range)."""
+    pred, gt = blob_case(60, 80, seed=4)
+    small = cv2.resize(pred, (53, 37), interpolation=cv2.INTER_AREA) / 255.0 * 0.7 + 0.1
+    resized = cv2.resize(small, (80, 60), interpolation=interpolation)
+    normalised = (resized - resized.min()) / (resized.max() - resized.min())
+    out, expected = frame_metrics(small, gt, mode=mode), frame_metrics(normalised, gt, mode=mode)
+    for key in FRAME_KEYS:
+        np.testing.assert_array_equal(out[key], expected[key], err_msg=key)
+
+
 def test_float_prediction_is_min_max_normalised():
     pred, gt = blob_case(40, 40, seed=2)
     scaled = 0.2 + 0.5 * pred / 255

@@ -56,6 +56,15 @@ def test_threshold_levels_exact_on_grid_values():
     np.testing.assert_array_equal(threshold_levels(values, "matlab"), expected)
 
 
+def test_threshold_levels_of_a_map_equal_direct_comparison():
+    rng = np.random.default_rng(11)
+    values = rng.uniform(size=(23, 31))
+    values[0, :3] = 0.0, 1.0, np.nextafter(1.0, 0)
+    values.ravel()[31 : 31 + 256] = THRESHOLDS[rng.permutation(256)]
+    expected = (values[..., None] >= THRESHOLDS).sum(-1)
+    np.testing.assert_array_equal(threshold_levels(values, "matlab"), expected)
+
+
 def test_uint8_fast_path_equals_float_path():
     pred, gt = blob_case(40, 52, seed=5)
     fast = prepare_frame(pred, gt)

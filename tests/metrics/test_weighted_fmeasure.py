@@ -85,3 +85,23 @@ def test_sparse_prediction_distance_box(as_codes):
         pred[:] = 0
         pred[45, 75] = 255
         assert compute_weighted_fmeasure(pred / 255.0, gt > 128) == pytest.approx(pysod_wfm(pred, gt), abs=1e-10)
+
+
+@pytest.mark.parametrize("as_codes", [False, True])
+def test_far_pixels_beyond_decay_radius(as_codes):
+    """Noise more than DECAY_RADIUS pixels from a small GT: the weights dropped there change nothing."""
+    from monai_pns.metrics.weighted_fmeasure import DECAY_RADIUS
+
+    rng = np.random.default_rng(7)
+    height, width = 40, DECAY_RADIUS + 120
+    pred = np.clip(rng.normal(0.1, 0.1, (height, width)), 0, 1)
+    gt = np.zeros((height, width), np.uint8)
+    gt[15:25, 5:15] = 255
+    pred[14:26, 4:16] = 0.9
+    pred[20, 10] = 1.0  # min 0, max 1: the min-max normalisation of the references changes nothing
+    pred_u8 = np.round(pred * 255).astype(np.uint8)
+    expected = pysod_wfm(pred_u8, gt)
+    if as_codes:
+        assert frame_metrics(pred_u8, gt)["weighted_fmeasure"] == pytest.approx(expected, abs=1e-12)
+    else:
+        assert compute_weighted_fmeasure(pred_u8 / 255.0, gt > 128) == pytest.approx(expected, abs=1e-12)
