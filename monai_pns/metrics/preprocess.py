@@ -210,7 +210,8 @@ def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFram
     quadrant_hist = quadrant_code_histogram(codes, gt, *split)
     code_hist = np.stack([quadrant_hist[0::2].sum(0), quadrant_hist[1::2].sum(0)]).round().astype(np.int64)
     present = np.flatnonzero(code_hist.sum(0))
-    lut = _normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255)
+    # codes outside [min, max] are absent; clipping keeps their table entries (and threshold levels) in range
+    lut = np.clip(_normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255), 0.0, 1.0)
     level_lut = threshold_levels(lut, mode)
     hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
     return PreparedFrame(

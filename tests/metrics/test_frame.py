@@ -85,3 +85,20 @@ def test_colour_prediction_uses_channel_0():
     small_rgb = cv2.resize(rgb, (30, 20), interpolation=cv2.INTER_AREA)
     resized = frame_metrics(small_rgb, gt)
     np.testing.assert_array_equal(resized["dice"], frame_metrics(np.ascontiguousarray(small_rgb[..., 0]), gt)["dice"])
+
+
+@pytest.mark.parametrize("mode", ["matlab", "sunseg"])
+def test_uint8_prediction_not_reaching_0_or_255(mode):
+    """An 8-bit map whose codes span only part of 0..255 (a network's sigmoid output never reaching 0) is min-max
+    normalised like the same map given as floats, and scored like pysodmetrics scores it."""
+    pred, gt = blob_case(48, 64, seed=5)
+    narrow = (10 + pred.astype(np.float64) * 200 / 255).round().astype(np.uint8)  # codes 10..210
+    out = frame_metrics(narrow, gt, mode=mode)
+    as_float = frame_metrics(narrow / 255.0, gt, mode=mode)
+    for key in ("smeasure", "weighted_fmeasure", "mae", "adaptive_emeasure"):
+        assert abs(out[key] - as_float[key]) <= 1e-12, key
+    for key in ("dice", "iou", "specificity"):
+        np.testing.assert_allclose(out[key], as_float[key], atol=1e-12, err_msg=key)
+    ref = py_sod_metrics.Smeasure()
+    ref.step(narrow, gt)
+    assert abs(out["smeasure"] - ref.get_results()["sm"]) <= 1e-10
