@@ -1,6 +1,6 @@
 """PNS-Net end to end on the embedded synthetic video set, on the CPU, in a few minutes.
 
-    python examples/quickstart.py [--out runs/demo] [--static-epochs 8] [--video-epochs 4]
+    python examples/quickstart.py [--out runs/demo] [--static-epochs 20] [--video-epochs 4]
 
 1. generate (once) the synthetic set in the PNS-Net release layout and its datalist;
 2. phase 1: train the static model (no NS blocks) on single images with a MONAI ``SupervisedTrainer``;
@@ -31,14 +31,14 @@ from monai_pns.transforms import eval_transforms, expand_sequential_clips, train
 SIZE = (128, 224)  # the synthetic frames' size; multiples of 16 as PNSNet needs
 
 
-def train(net: torch.nn.Module, items: list[dict], transforms, epochs: int, device: torch.device) -> None:
+def train(net: torch.nn.Module, items: list[dict], transforms, epochs: int, lr: float, device: torch.device) -> None:
     loader = DataLoader(Dataset(items, transforms), batch_size=2, shuffle=True, num_workers=0)
     trainer = SupervisedTrainer(
         device=device,
         max_epochs=epochs,
         train_data_loader=loader,
         network=net,
-        optimizer=torch.optim.Adam(net.parameters(), lr=1e-4, weight_decay=1e-4),
+        optimizer=torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4),
         loss_function=torch.nn.BCEWithLogitsLoss(),
     )
     trainer.run()
@@ -66,8 +66,10 @@ def predict(net: torch.nn.Module, cases: list[dict], pred_root: Path, device: to
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/demo")
-    parser.add_argument("--static-epochs", type=int, default=8)
+    parser.add_argument("--static-epochs", type=int, default=20)
     parser.add_argument("--video-epochs", type=int, default=4)
+    parser.add_argument("--static-lr", type=float, default=1e-3, help="from scratch; the release: 1e-4 from ImageNet")
+    parser.add_argument("--video-lr", type=float, default=1e-4, help="the release's fine-tuning rate")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -80,11 +82,11 @@ def main(argv: list[str] | None = None) -> None:
 
     print("phase 1: static pre-training on single images")
     images = load_decathlon_datalist(datalist, data_list_key="pretraining")
-    train(net, images, train_transforms(clip_length=None, spatial_size=SIZE), args.static_epochs, device)
+    train(net, images, train_transforms(clip_length=None, spatial_size=SIZE), args.static_epochs, args.static_lr, device)
 
     print("phase 2: video fine-tuning on 5-frame clips")
     videos = load_decathlon_datalist(datalist, data_list_key="training")
-    train(net, videos, train_transforms(clip_length=5, spatial_size=SIZE), args.video_epochs, device)
+    train(net, videos, train_transforms(clip_length=5, spatial_size=SIZE), args.video_epochs, args.video_lr, device)
 
     pred_root = Path(args.out, "predictions", "PNSNet")
     count = predict(net, load_decathlon_datalist(datalist, data_list_key="test"), pred_root, device)
