@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,10 +21,8 @@ from pathlib import Path
 import torch
 from monai.data import CacheDataset, DataLoader, Dataset, load_decathlon_datalist
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from monai_pns.data.synthetic import generate_synthetic_dataset  # noqa: E402
-from monai_pns.transforms.presets import train_transforms  # noqa: E402
+from monai_pns.data.synthetic import generate_synthetic_dataset
+from monai_pns.transforms.presets import train_transforms
 
 
 def measure(cases: list[dict], workers: int, cache: bool, clips: int, batch_size: int) -> dict:

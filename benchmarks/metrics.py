@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -25,9 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from monai_pns.metrics import frame_metrics  # noqa: E402
+from monai_pns.metrics import frame_metrics
 
 SIZES = ((1008, 1158), (256, 448))
 #: frame_metrics curve -> pysodmetrics handler name

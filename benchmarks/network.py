@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +31,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a checkout without installing monai_pns
-    sys.path.insert(0, str(ROOT))
 
 CASES = ("pnsnet_video", "pnsnet_static", "basic_unet", "pnsnet_video_onnx", "pnsnet_static_onnx")
 LABELS = {

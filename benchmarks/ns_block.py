@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['forward_peak_mib']:.1f} | {r['forward_backward_peak_mib']:.1f} |"
         )
     print(f"max |monai_pns - unfold| = {max(r['max_abs_diff'] for r in rows):.2e}")
-    meta = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": args.repeats}
+    meta = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    meta["repeats"] = args.repeats
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:

@@ -49,7 +49,8 @@ def train(net: torch.nn.Module, items: list[dict], transforms, epochs: int, lr: 
 def predict(net: torch.nn.Module, cases: list[dict], pred_root: Path, device: torch.device) -> int:
     """Write ``pred_root/<set>/<case>/<frame>.png`` for every frame of every test case; return the count."""
     net.eval()
-    clips = Dataset(expand_sequential_clips(cases, keys=("image",)), eval_transforms(spatial_size=SIZE, with_label=False))
+    transforms = eval_transforms(spatial_size=SIZE, with_label=False)
+    clips = Dataset(expand_sequential_clips(cases, keys=("image",)), transforms)
     written = 0
     for batch in DataLoader(clips, batch_size=2, num_workers=0):
         probs = torch.sigmoid(net(batch["image"].to(device))).cpu()
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print("phase 1: static pre-training on single images")
     images = load_decathlon_datalist(datalist, data_list_key="pretraining")
-    train(net, images, train_transforms(clip_length=None, spatial_size=SIZE), args.static_epochs, args.static_lr, device)
+    static_transforms = train_transforms(clip_length=None, spatial_size=SIZE)
+    train(net, images, static_transforms, args.static_epochs, args.static_lr, device)
 
     print("phase 2: video fine-tuning on 5-frame clips")
     videos = load_decathlon_datalist(datalist, data_list_key="training")

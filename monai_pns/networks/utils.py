@@ -104,7 +104,8 @@ def convert_official_state_dict(
 
     Examples::
 
-        >>> state = {"module.NSB_1.output_Linear.weight": torch.zeros(32, 32, 1, 1, 1), "squeeze.0.bias": torch.zeros(32)}
+        >>> state = {"module.NSB_1.output_Linear.weight": torch.zeros(32, 32, 1, 1, 1),
+        ...          "squeeze.0.bias": torch.zeros(32)}
         >>> list(convert_official_state_dict(state, arch="pnsnet"))
         ['ns_blocks.0.out_proj.weight']
     """

@@ -118,7 +118,8 @@ class NSBlock(nn.Module):
             context.ndim != 5 or context.shape[:2] != x.shape[:2] or context.shape[3:] != x.shape[3:]
         ):
             raise ValueError(
-                f"context must be (B, C, Tk, H, W) with the B, C, H, W of x {tuple(x.shape)}, got {tuple(context.shape)}."
+                f"context must be (B, C, Tk, H, W) with the B, C, H, W of x {tuple(x.shape)}, "
+                f"got {tuple(context.shape)}."
             )
 
     def _normalize_queries(self, q: torch.Tensor) -> torch.Tensor:
@@ -154,7 +155,8 @@ class NSBlock(nn.Module):
         ):
             scores = relevance_measuring(q, k, self.radius, dilation)  # (B, Tk*(2r+1)^2, Tq, H, W)
             probs = scores.softmax(dim=1) if self.softmax_aggregation else None
-            aggregated.append(spatial_temporal_aggregation(scores if probs is None else probs, v, self.radius, dilation))
+            weights = scores if probs is None else probs
+            aggregated.append(spatial_temporal_aggregation(weights, v, self.radius, dilation))
             if self.soft_attention:
                 gates.append(_max_softmax(scores) if probs is None else probs.amax(dim=1, keepdim=True))
 

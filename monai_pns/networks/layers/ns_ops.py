@@ -72,7 +72,9 @@ def _aggregation(weight: torch.Tensor, value: torch.Tensor, radius: int, dilatio
 
 
 def _scatter(weight: torch.Tensor, source: torch.Tensor, radius: int, dilation: int) -> torch.Tensor:
-    """Adjoint of both ops with respect to their key/value: (B, Tk * (2r+1)^2, Tq, H, W), (B, C, Tq, H, W) -> (B, C, Tk, H, W).
+    """Adjoint of both ops with respect to their key/value.
+
+    (B, Tk * (2r+1)^2, Tq, H, W), (B, C, Tq, H, W) -> (B, C, Tk, H, W):
 
     ``out[b, c, t', y', x'] = sum over (t, n) of weight[b, t' n, t, y, x] * source[b, c, t, y, x]`` where (y', x') is
     the n-th neighbour of (y, x).
@@ -96,7 +98,8 @@ def _neighbourhood(x: torch.Tensor, radius: int, dilation: int) -> torch.Tensor:
     h, w = x.shape[3:]
     size, pad = 2 * radius + 1, radius * dilation
     padded = F.pad(x, (pad, pad, pad, pad))
-    windows = [padded[..., ky * dilation: ky * dilation + h, kx * dilation: kx * dilation + w] for ky in range(size) for kx in range(size)]
+    offsets = [(ky * dilation, kx * dilation) for ky in range(size) for kx in range(size)]
+    windows = [padded[..., dy : dy + h, dx : dx + w] for dy, dx in offsets]
     return torch.stack(windows, dim=3)
 
 
@@ -204,7 +207,8 @@ def spatial_temporal_aggregation(weight: torch.Tensor, value: torch.Tensor, radi
             f"weight and value must be 5-D, got weight {tuple(weight.shape)} and value {tuple(value.shape)}."
         )
     window = (2 * radius + 1) ** 2
-    if weight.shape[0] != value.shape[0] or weight.shape[3:] != value.shape[3:] or weight.shape[1] != value.shape[2] * window:
+    expected = (value.shape[0], value.shape[2] * window, *value.shape[3:])
+    if (weight.shape[0], weight.shape[1], *weight.shape[3:]) != expected:
         raise ValueError(
             f"weight must be (B, Tk*(2r+1)^2, Tq, H, W) = (B, {value.shape[2]}*{window}, Tq, H, W) for value "
             f"{tuple(value.shape)} and {radius=}, got weight {tuple(weight.shape)}."
