@@ -36,7 +36,9 @@ import cv2
 import numpy as np
 
 from monai.utils import look_up_option
+from tqdm import tqdm
 
+from monai_pns.data.datalist import natural_key, sunseg_frame_key
 from monai_pns.metrics import SUMMARY_KEYS, THRESHOLDS, VPSEvaluator
 
 __all__ = [
@@ -75,21 +77,12 @@ class GTVideo:
     frames: list[GTFrame] = field(default_factory=list)
 
 
-def _natural_key(name: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def _sunseg_key(name: str) -> list:
-    match = re.search(r"_image(\d+)", name)
-    return [int(match.group(1)), name] if match else _natural_key(name)
-
-
 def _pngs(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".png"]
 
 
 def _subdirs(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: _natural_key(p.name))
+    return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
 
 
 def _video(set_name: str, case_dir: Path, pred_prefix: Path, key) -> GTVideo:
@@ -109,16 +102,16 @@ def scan_ground_truth(gt_root: str | os.PathLike, layout: str) -> list[GTVideo]:
         for set_dir in _subdirs(root):
             if (set_dir / "GT").is_dir():
                 for case in _subdirs(set_dir / "GT"):
-                    videos.append(_video(set_dir.name, case, Path(set_dir.name), _natural_key))
+                    videos.append(_video(set_dir.name, case, Path(set_dir.name), natural_key))
     elif layout == "sunseg":
         gt_dirs = sorted((Path(d) for d, _, _ in os.walk(root) if Path(d).name == "GT"), key=str)
         for gt_dir in gt_dirs:
             split = gt_dir.parent.relative_to(root)
             for case in _subdirs(gt_dir):
-                videos.append(_video(split.as_posix(), case, split, _sunseg_key))
+                videos.append(_video(split.as_posix(), case, split, sunseg_frame_key))
     else:
         for case in _subdirs(root):
-            videos.append(_video("default", case, Path(), _natural_key))
+            videos.append(_video("default", case, Path(), natural_key))
     videos = [v for v in videos if v.frames]
     if not videos:
         raise ValueError(f"no ground-truth PNG found under {str(root)!r} with layout {layout!r}.")
@@ -188,8 +181,6 @@ def evaluate_models(
                 )
     evaluators = {n: VPSEvaluator(mode, skip_first_last) for n in names}
     total = sum(len(v.frames) for v in videos)
-    from tqdm import tqdm
-
     with tqdm(total=total, desc="scoring frames", unit="frame", disable=not progress) as bar:
         for video in videos:
             for frame in video.frames:
