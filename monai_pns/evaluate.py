@@ -27,7 +27,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from tqdm import tqdm
 
 from monai_pns.data.datalist import natural_key, sunseg_frame_key
 from monai_pns.metrics import SUMMARY_KEYS, THRESHOLDS, VPSEvaluator
+from monai_pns.utils import write_atomic
 
 __all__ = [
     "LAYOUTS",
@@ -193,19 +193,6 @@ def evaluate_models(
     return {"mode": mode, "layout": layout, "models": names, "evaluators": evaluators, "missing": missing}
 
 
-def _write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file in the same folder, then replace ``path``: never a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _csv(rows: list[dict], columns: Sequence[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
@@ -278,15 +265,15 @@ def write_reports(result: dict, out_dir: str | os.PathLike) -> dict:
         "results": results,
         "missing": result["missing"],
     }
-    _write_atomic(out / "per_video.csv", _csv(per_video, ["model", "set", "video", "frames", *SUMMARY_KEYS]))
+    write_atomic(out / "per_video.csv", _csv(per_video, ["model", "set", "video", "frames", *SUMMARY_KEYS]))
     summary_cols = ["model", "set", "videos", "frames", "missing", *SUMMARY_KEYS]
-    _write_atomic(out / "summary.csv", _csv(summary_rows, summary_cols))
-    _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    _write_atomic(out / "summary.md", _markdown(summary, result["mode"]))
+    write_atomic(out / "summary.csv", _csv(summary_rows, summary_cols))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    write_atomic(out / "summary.md", _markdown(summary, result["mode"]))
     for set_name in sets:
         curves = {m: evaluators[m].set_curves()[set_name] for m in models if set_name in results[m]}
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", set_name)
-        _write_atomic(out / f"curves_{safe}.png", _plot(curves, set_name))
+        write_atomic(out / f"curves_{safe}.png", _plot(curves, set_name))
     return summary
 
 

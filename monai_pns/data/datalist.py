@@ -22,13 +22,13 @@ import argparse
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from monai.utils import look_up_option
 
 from monai_pns.data.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, count_video_frames, video_frame_ref
+from monai_pns.utils import write_atomic
 
 __all__ = ["LAYOUTS", "build_datalist", "main", "natural_key", "sunseg_frame_key", "write_datalist"]
 
@@ -257,21 +257,7 @@ def build_datalist(
 def write_datalist(datalist: dict, path: str | os.PathLike) -> Path:
     """Write ``datalist`` as JSON to ``path`` atomically: a temporary file in the same folder, then ``os.replace``,
     so an existing datalist is only replaced by a completely written one."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(datalist, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return write_atomic(path, json.dumps(datalist, indent=1) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
