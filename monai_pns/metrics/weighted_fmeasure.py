@@ -42,7 +42,7 @@ _DECAY_TABLE = _decay_table(DECAY_RADIUS)
 _KERNEL = gaussian_kernel_1d()
 
 
-def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 16) -> float:
+def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 14) -> float:
     """``sum(pred * exp(log(0.5) / 5 * D))`` with D the Euclidean distance of every pixel to the nearest GT pixel
     (terms with D > ``DECAY_RADIUS`` dropped).
 
