@@ -63,17 +63,13 @@ def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None
 
 
 def _nonzero_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
-    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction value is not 0."""
-    if lut is None:
-        zero = 0.0
-    else:
-        zero_codes = np.flatnonzero(lut == 0)  # at most one code: lut is increasing
-        if zero_codes.size == 0:
-            return 0, 0, pred.shape[1], pred.shape[0]
-        zero = zero_codes[0]
-    if all((edge != zero).any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
+    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction value is not 0; with ``lut``, of the
+    pixels whose code is not 0 or whose code 0 has a non-zero value (all non-zero values, perhaps some zeros)."""
+    if lut is not None and lut[0] != 0:
+        return 0, 0, pred.shape[1], pred.shape[0]
+    if all(edge.any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
         return 0, 0, pred.shape[1], pred.shape[0]  # non-zero values on all four edges: the whole map
-    x, y, w, h = cv2.boundingRect((pred != zero).view(np.uint8))
+    x, y, w, h = cv2.boundingRect((pred != 0).view(np.uint8))
     if w == 0 or h == 0:
         return box
     x0, y0 = min(x, box[0]), min(y, box[1])
