@@ -63,8 +63,8 @@ def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None
 
 
 def _nonzero_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
-    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction value is not 0; with ``lut``, of the
-    pixels whose code is not 0 or whose code 0 has a non-zero value (all non-zero values, perhaps some zeros)."""
+    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction is not 0; with ``lut``, of the pixels
+    whose code is not 0, or the whole map when code 0 does not stand for 0 (a box that holds every non-zero value)."""
     if lut is not None and lut[0] != 0:
         return 0, 0, pred.shape[1], pred.shape[0]
     if all(edge.any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
@@ -113,12 +113,12 @@ def compute_weighted_fmeasure(
     gt_box = gt[r0:r1, c0:c1]
     near_r, near_c = distance_transform_edt(~gt_box, return_distances=False, return_indices=True)
     # the error 1 - pred of the nearest GT pixel: a GT pixel's own error, elsewhere the propagated one
-    pred_near = pred[r0:r1, c0:c1][near_r, near_c]
+    nearest_pred = pred[r0:r1, c0:c1][near_r, near_c]
     if lut is not None:
-        err_near = cv2.LUT(pred_near, 1.0 - lut).reshape(gt_box.shape)
+        err_near = cv2.LUT(nearest_pred, 1.0 - lut).reshape(gt_box.shape)
         pred_sum = float((code_histogram(pred)[0] if code_hist is None else code_hist.sum(axis=0)) @ lut)
     else:
-        err_near = 1.0 - pred_near
+        err_near = 1.0 - nearest_pred
         pred_sum = float(pred.sum())
     smoothed = cv2.sepFilter2D(err_near, cv2.CV_64F, _KERNEL, _KERNEL, borderType=cv2.BORDER_CONSTANT)
     err_on_gt = err_near[gt_box]
