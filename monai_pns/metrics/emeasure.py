@@ -12,6 +12,7 @@ from monai_pns.metrics.threshold_curves import ThresholdCounts
 __all__ = ["compute_emeasure_from_counts", "compute_adaptive_emeasure"]
 
 _EPS = np.spacing(1.0)  # MATLAB's eps
+_PAIR_VALUES = np.array([[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]])  # prediction and GT values of TP, FP, FN, TN
 
 
 def compute_emeasure_from_counts(counts: ThresholdCounts) -> np.ndarray:
@@ -28,17 +29,15 @@ def compute_emeasure_from_counts(counts: ThresholdCounts) -> np.ndarray:
     Returns:
         float64 array of the counts' shape.
     """
-    tp, fp, fn, tn = (np.asarray(c, dtype=np.float64) for c in counts)
-    total = tp + fp + fn + tn
+    stacked = np.array(counts, dtype=np.float64)  # (4, ...): TP, FP, FN, TN
+    tp, fp, fn, _ = stacked
+    total = stacked.sum(axis=0)
     n_fg = tp + fn
     pos = tp + fp
-    mean_p = pos / total
-    mean_g = n_fg / total
-    enhanced = np.zeros_like(total)
-    for count, p_val, g_val in ((tp, 1.0, 1.0), (fp, 1.0, 0.0), (fn, 0.0, 1.0), (tn, 0.0, 0.0)):
-        dp, dg = p_val - mean_p, g_val - mean_g
-        align = 2 * dp * dg / (dp**2 + dg**2 + _EPS)
-        enhanced += count * (align + 1) ** 2 / 4
+    values = _PAIR_VALUES.reshape(2, 4, *(1,) * tp.ndim)  # (P, G) value of each count's pixels
+    dp, dg = values[0] - pos / total, values[1] - n_fg / total
+    align = 2 * dp * dg / (dp**2 + dg**2 + _EPS)
+    enhanced = (stacked * (align + 1) ** 2 / 4).sum(axis=0)  # summed in the order TP, FP, FN, TN
     enhanced = np.where(n_fg == 0, total - pos, np.where(n_fg == total, pos, enhanced))
     return enhanced / (total - 1 + _EPS)
 

