@@ -63,7 +63,7 @@ def _aggregation(weight: torch.Tensor, value: torch.Tensor, radius: int, dilatio
     """(B, Tk * (2r+1)^2, Tq, H, W), (B, C, Tk, H, W) -> (B, C, Tq, H, W)."""
     b, c, tk, h, w = value.shape
     tq = weight.shape[2]
-    weight = weight.view(b, 1, tk, -1, tq, h, w)  # (B, 1, Tk, window, Tq, H, W)
+    weight = weight.reshape(b, 1, tk, -1, tq, h, w)  # (B, 1, Tk, window, Tq, H, W)
     value = value.unsqueeze(3)  # (B, C, Tk, 1, H, W)
     out = value.new_zeros(b, c, tq, h, w)
     for n, (qy, qx), (ky, kx) in _window_offsets(h, w, radius, dilation):
@@ -82,7 +82,7 @@ def _scatter(weight: torch.Tensor, source: torch.Tensor, radius: int, dilation: 
     b, c, tq, h, w = source.shape
     window = (2 * radius + 1) ** 2
     tk = weight.shape[1] // window
-    weight = weight.view(b, 1, tk, window, tq, h, w)
+    weight = weight.reshape(b, 1, tk, window, tq, h, w)
     source = source.unsqueeze(2)  # (B, C, 1, Tq, H, W)
     out = source.new_zeros(b, c, tk, h, w)
     for n, (qy, qx), (ky, kx) in _window_offsets(h, w, radius, dilation):
@@ -113,7 +113,6 @@ class _RelevanceFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         query, key = ctx.saved_tensors
-        grad = grad.contiguous()
         grad_query = _aggregation(grad, key, *ctx.window) if ctx.needs_input_grad[0] else None
         grad_key = _scatter(grad, query, *ctx.window) if ctx.needs_input_grad[1] else None
         return grad_query, grad_key, None, None
@@ -129,7 +128,6 @@ class _AggregationFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         weight, value = ctx.saved_tensors
-        grad = grad.contiguous()
         grad_weight = _relevance(grad, value, *ctx.window) if ctx.needs_input_grad[0] else None
         grad_value = _scatter(weight, grad, *ctx.window) if ctx.needs_input_grad[1] else None
         return grad_weight, grad_value, None, None

@@ -81,6 +81,16 @@ def test_aggregation_matches_loop_reference(formulation, radius, dilation, tq, t
     torch.testing.assert_close(out, reference_aggregation(weight, value, radius, dilation), rtol=1e-12, atol=1e-12)
 
 
+def test_non_contiguous_inputs():
+    query, key, weight = _inputs(1, 2, 3, 2, 5, 6)
+    weight_t = weight.transpose(3, 4).contiguous().transpose(3, 4)  # same values, other strides
+    query_t = query.transpose(3, 4).contiguous().transpose(3, 4)
+    assert not weight_t.is_contiguous() and not query_t.is_contiguous()
+    expected = spatial_temporal_aggregation(weight, key, 1, 2)
+    torch.testing.assert_close(spatial_temporal_aggregation(weight_t, key, 1, 2), expected)
+    torch.testing.assert_close(relevance_measuring(query_t, key, 1, 2), relevance_measuring(query, key, 1, 2))
+
+
 def test_out_of_frame_neighbours_score_exactly_zero():
     query, key = torch.ones(1, 2, 1, 2, 2), torch.ones(1, 2, 1, 2, 2)
     out = relevance_measuring(query, key, radius=1, dilation=2)  # only the centre offset stays inside a 2x2 map
