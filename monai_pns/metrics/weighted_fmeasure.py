@@ -5,16 +5,20 @@ Margolin et al., "How to Evaluate Foreground Maps?", CVPR 2014 (the authors' MAT
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
-from scipy.ndimage import distance_transform_edt
 
 from monai_pns.metrics.preprocess import code_histogram
 
-__all__ = ["DECAY_RADIUS", "gaussian_kernel_1d", "compute_weighted_fmeasure"]
+__all__ = ["DECAY_RADIUS", "gaussian_kernel_1d", "compute_weighted_fmeasure", "nearest_gt_in_band"]
 
 _EPS = np.spacing(1.0)
 _HALF = 3  # fspecial('gaussian', 7, 5): a 7x7 window
+#: the largest squared distance to the GT of a pixel within ``_HALF`` rows and columns of a GT pixel
+BAND_SQ_DIST = 2 * _HALF * _HALF
+_REACH = math.isqrt(BAND_SQ_DIST)  # no offset of squared length <= BAND_SQ_DIST is longer on either axis
 
 
 def gaussian_kernel_1d(size: int = 7, sigma: float = 5.0) -> np.ndarray:
@@ -35,46 +39,92 @@ def _decay_table(radius: int) -> np.ndarray:
     return table
 
 
+def _offsets_by_length(max_sq: int) -> np.ndarray:
+    """(max_sq + 1, K, 2) integer (row, column) offsets: row ``n`` holds those of squared length ``n``, the smaller
+    column first, then the smaller row (how scipy's feature transform breaks ties between equidistant pixels),
+    padded to K by repeating the last one; lengths that are no sum of two squares keep zeros (never read)."""
+    reach = math.isqrt(max_sq)
+    by_length: list[list[tuple[int, int]]] = [[] for _ in range(max_sq + 1)]
+    for dx in range(-reach, reach + 1):
+        for dy in range(-reach, reach + 1):
+            if dy * dy + dx * dx <= max_sq:
+                by_length[dy * dy + dx * dx].append((dy, dx))
+    table = np.zeros((max_sq + 1, max(map(len, by_length)), 2), np.intp)
+    for n, offsets in enumerate(by_length):
+        if offsets:
+            table[n] = offsets + offsets[-1:] * (table.shape[1] - len(offsets))
+    return table
+
+
 #: decay weights farther than this from the GT are below 2^-60 and dropped: a relative change of at most 2^-60
 #: of the false-positive sum (which holds the dropped pixels' full weight 2 * pred), far below float64 rounding
 DECAY_RADIUS = 300
 _DECAY_TABLE = _decay_table(DECAY_RADIUS)
+_OFFSETS = _offsets_by_length(BAND_SQ_DIST)
 _KERNEL = gaussian_kernel_1d()
 
 
-def _decay_weighted_sum(pred: np.ndarray, gt: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 14) -> float:
-    """``sum(pred * exp(log(0.5) / 5 * D))`` with D the Euclidean distance of every pixel to the nearest GT pixel
-    (terms with D > ``DECAY_RADIUS`` dropped).
+def _squared_distance(dist: np.ndarray) -> np.ndarray:
+    """Integer squared distances (int32) from OpenCV's exact float32 distances: squaring and rounding is exact."""
+    return cv2.multiply(dist, dist, dtype=cv2.CV_32S)
 
-    OpenCV's exact transform returns float32 distances; squaring and rounding recovers the integer squared
-    distance, whose weight is read from a table of the float64 chain ``exp(log(0.5) / 5 * sqrt(D^2))``, so the
-    weights match a float64 ``bwdist`` / scipy ``distance_transform_edt`` bit for bit. The sum runs over blocks
-    of rows of about ``chunk`` pixels, which stay in cache.
+
+def _decay_weighted_sum(pred: np.ndarray, dist: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 14) -> float:
+    """``sum(pred * exp(log(0.5) / 5 * dist))`` (terms with dist > ``DECAY_RADIUS`` dropped).
+
+    ``dist`` comes from OpenCV's exact transform; its rounded square is the integer squared distance, whose weight
+    is read from a table of the float64 chain ``exp(log(0.5) / 5 * sqrt(D^2))``, so the weights match a float64
+    ``bwdist`` / scipy ``distance_transform_edt`` bit for bit. The sum runs over blocks of rows of about ``chunk``
+    pixels, which stay in cache.
     """
-    dist32 = cv2.distanceTransform((~gt).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    step = max(1, chunk // gt.shape[1])
+    step = max(1, chunk // dist.shape[1])
     total = 0.0
-    for r in range(0, gt.shape[0], step):
-        sq_dist = cv2.multiply(dist32[r : r + step], dist32[r : r + step], dtype=cv2.CV_32S)
-        weights = np.take(_DECAY_TABLE, sq_dist, mode="clip")  # beyond DECAY_RADIUS: the last entry, 0
+    for r in range(0, dist.shape[0], step):
+        weights = np.take(_DECAY_TABLE, _squared_distance(dist[r : r + step]), mode="clip")  # beyond the radius: 0
         values = pred[r : r + step] if lut is None else cv2.LUT(pred[r : r + step], lut).reshape(weights.shape)
         total += float(np.einsum("ij,ij->", values, weights))
     return total
 
 
-def _nonzero_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
-    """(x, y, w, h) bounding box of ``box`` and of the pixels whose prediction is not 0; with ``lut``, of the pixels
-    whose code is not 0, or the whole map when code 0 does not stand for 0 (a box that holds every non-zero value)."""
+def nearest_gt_in_band(gt: np.ndarray, sq_dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest GT pixel of every pixel within ``BAND_SQ_DIST`` squared distance of the GT (GT pixels excluded).
+
+    The exact squared distance tells which offsets can hold the nearest GT pixel: at most 8 candidates per pixel,
+    tried in scipy's tie order (smaller column, then smaller row), so the pixel found is the one
+    ``scipy.ndimage.distance_transform_edt(~gt, return_indices=True)`` (pysodmetrics, ``bwdist`` in MATLAB) gives.
+
+    Args:
+        gt: (H, W) bool.
+        sq_dist: (H, W) int32 squared distance of every pixel to the nearest GT pixel of the whole frame.
+
+    Returns:
+        flat indices into (H, W) of the band pixels, and of the nearest GT pixel of each.
+    """
+    width = gt.shape[1]
+    padded = cv2.copyMakeBorder(gt.view(np.uint8), *(_REACH,) * 4, cv2.BORDER_CONSTANT, value=0)
+    band = np.flatnonzero(cv2.inRange(sq_dist, 1, BAND_SQ_DIST))
+    rows, cols = np.divmod(band, width)
+    lengths = sq_dist.ravel()[band]
+    flat_offsets = _OFFSETS[..., 0] * padded.shape[1] + _OFFSETS[..., 1]
+    candidates = ((rows + _REACH) * padded.shape[1] + cols + _REACH)[:, None] + flat_offsets[lengths]
+    first = padded.ravel()[candidates].argmax(axis=1)  # every band pixel has a GT pixel at its exact distance
+    offset = _OFFSETS[lengths, first]
+    return band, band + offset[:, 0] * width + offset[:, 1]
+
+
+def _prediction_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
+    """(r0, r1, c0, c1) bounding box of ``box`` and of the pixels whose prediction is not 0; with ``lut``, of the
+    pixels whose code is not 0, or the whole map when code 0 does not stand for 0 (a box that holds every non-zero
+    value)."""
+    whole = 0, pred.shape[0], 0, pred.shape[1]
     if lut is not None and lut[0] != 0:
-        return 0, 0, pred.shape[1], pred.shape[0]
+        return whole
     if all(edge.any() for edge in (pred[0], pred[-1], pred[:, 0], pred[:, -1])):
-        return 0, 0, pred.shape[1], pred.shape[0]  # non-zero values on all four edges: the whole map
+        return whole  # non-zero values on all four edges: the whole map
     x, y, w, h = cv2.boundingRect((pred != 0).view(np.uint8))
     if w == 0 or h == 0:
         return box
-    x0, y0 = min(x, box[0]), min(y, box[1])
-    x1, y1 = max(x + w, box[0] + box[2]), max(y + h, box[1] + box[3])
-    return x0, y0, x1 - x0, y1 - y0
+    return min(y, box[0]), max(y + h, box[1]), min(x, box[2]), max(x + w, box[3])
 
 
 def _grown_box(rect: tuple[int, int, int, int], margin: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -89,16 +139,16 @@ def compute_weighted_fmeasure(
     """Weighted F-measure with beta = 1; 0 for an empty GT.
 
     MATLAB ``WFb``: the error ``E = |pred - GT|`` outside the GT takes the value at the nearest GT pixel
-    (``bwdist`` indices; here scipy's ``distance_transform_edt``, as in pysodmetrics, whose tie-breaking between
-    equidistant GT pixels may differ from MATLAB's), is smoothed by a 7x7 Gaussian of sigma 5 with zero padding
+    (``bwdist`` indices; here scipy's ``distance_transform_edt`` tie-breaking, as in pysodmetrics, which may differ
+    from MATLAB's between equidistant GT pixels), is smoothed by a 7x7 Gaussian of sigma 5 with zero padding
     (``imfilter``), the smaller of E and the smoothed error is kept on the GT, and errors outside the GT are
     weighted by ``2 - exp(log(0.5) / 5 * distance)``.
 
-    Only the GT's bounding box grown by 3 pixels needs the nearest-pixel indices and the filter (the filter
-    output is read on GT pixels only). The distance weights use OpenCV's exact distance transform, over the
-    bounding box of the GT and of the non-zero prediction only: every GT pixel lies inside it, so the
-    distances there are those of the whole frame, and a zero prediction adds no false positive outside it.
-    That box is also cut to the GT's box grown by ``DECAY_RADIUS``: farther pixels have negligible decay weights.
+    One exact distance transform (OpenCV) serves both parts. It covers the bounding box of the non-zero prediction
+    and of the GT's box grown by 3 pixels (every GT pixel lies inside, so the distances are those of the whole
+    frame, and a zero prediction adds no false positive outside), cut to the GT's box grown by ``DECAY_RADIUS``
+    (farther pixels have negligible decay weights). The filter output is read on GT pixels only, so only pixels
+    within 3 rows and columns of the GT need their nearest GT pixel (:func:`nearest_gt_in_band`).
 
     Args:
         pred: (H, W) float64 in [0, 1]; or, with ``lut``, a uint8 map of codes whose values are ``lut[code]``.
@@ -109,28 +159,31 @@ def compute_weighted_fmeasure(
     gt_rect = cv2.boundingRect(gt.view(np.uint8))
     if gt_rect[2] == 0:
         return 0.0
-    r0, r1, c0, c1 = _grown_box(gt_rect, _HALF, gt.shape)
-    gt_box = gt[r0:r1, c0:c1]
-    near_r, near_c = distance_transform_edt(~gt_box, return_distances=False, return_indices=True)
-    # the error 1 - pred of the nearest GT pixel: a GT pixel's own error, elsewhere the propagated one
-    nearest_pred = pred[r0:r1, c0:c1][near_r, near_c]
+    r0, r1, c0, c1 = _grown_box(gt_rect, _HALF, gt.shape)  # the filter's reach
+    d0, d1, e0, e1 = _grown_box(gt_rect, DECAY_RADIUS, gt.shape)
+    p0, p1, q0, q1 = _prediction_box(pred[d0:d1, e0:e1], lut, (r0 - d0, r1 - d0, c0 - e0, c1 - e0))
+    d0, d1, e0, e1 = d0 + p0, d0 + p1, e0 + q0, e0 + q1
+    dist = cv2.distanceTransform((~gt[d0:d1, e0:e1]).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    decay_sum = _decay_weighted_sum(pred[d0:d1, e0:e1], dist, lut)
+
+    gt_box, pred_box = gt[r0:r1, c0:c1], pred[r0:r1, c0:c1]
     if lut is not None:
-        err_near = cv2.LUT(nearest_pred, 1.0 - lut).reshape(gt_box.shape)
+        err = cv2.LUT(pred_box, 1.0 - lut).reshape(gt_box.shape)
         pred_sum = float((code_histogram(pred)[0] if code_hist is None else code_hist.sum(axis=0)) @ lut)
     else:
-        err_near = 1.0 - nearest_pred
+        err = 1.0 - pred_box
         pred_sum = float(pred.sum())
+    # the error of the nearest GT pixel: a GT pixel's own error, elsewhere the propagated one
+    band, nearest = nearest_gt_in_band(gt_box, _squared_distance(dist[r0 - d0 : r1 - d0, c0 - e0 : c1 - e0]))
+    err_near = np.where(gt_box, err, 0.0)  # pixels farther than 3 rows or columns from the GT are never read
+    np.put(err_near, band, err.take(nearest))
     smoothed = cv2.sepFilter2D(err_near, cv2.CV_64F, _KERNEL, _KERNEL, borderType=cv2.BORDER_CONSTANT)
-    err_on_gt = err_near[gt_box]
+    err_on_gt = err[gt_box]
     err_gt = np.minimum(err_on_gt, smoothed[gt_box])  # weight 1 on the GT
     n_gt, err_sum = err_on_gt.size, float(err_gt.sum())
 
     # weight 2 - decay is 1 on the GT, where pred does not count as a false positive
     pred_on_gt = n_gt - float(err_on_gt.sum())
-    d0, d1, e0, e1 = _grown_box(gt_rect, DECAY_RADIUS, gt.shape)
-    pred_near, gt_near = pred[d0:d1, e0:e1], gt[d0:d1, e0:e1]
-    x, y, w, h = _nonzero_box(pred_near, lut, (c0 - e0, r0 - d0, c1 - c0, r1 - r0))
-    decay_sum = _decay_weighted_sum(pred_near[y : y + h, x : x + w], gt_near[y : y + h, x : x + w], lut)
     fp_w = 2 * pred_sum - decay_sum - pred_on_gt
     tp_w = n_gt - err_sum
     recall = 1.0 - err_sum / n_gt
