@@ -9,7 +9,7 @@ import numpy as np
 
 from monai_pns.metrics.threshold_curves import ThresholdCounts
 
-__all__ = ["compute_emeasure_from_counts", "compute_adaptive_emeasure"]
+__all__ = ["adaptive_threshold_counts", "compute_emeasure_from_counts", "compute_adaptive_emeasure"]
 
 _EPS = np.spacing(1.0)  # MATLAB's eps
 _PAIR_VALUES = np.array([[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]])  # prediction and GT values of TP, FP, FN, TN
@@ -42,8 +42,8 @@ def compute_emeasure_from_counts(counts: ThresholdCounts) -> np.ndarray:
     return enhanced / (total - 1 + _EPS)
 
 
-def compute_adaptive_emeasure(pred: np.ndarray, gt: np.ndarray) -> float:
-    """E-measure at the adaptive threshold ``min(2 * mean(pred), 1)`` (positive where pred >= threshold).
+def adaptive_threshold_counts(pred: np.ndarray, gt: np.ndarray) -> ThresholdCounts:
+    """TP, FP, FN, TN (0-d int64) at the adaptive threshold ``min(2 * mean(pred), 1)``, positive where pred >= it.
 
     Args:
         pred: (H, W) float64 in [0, 1].
@@ -53,5 +53,14 @@ def compute_adaptive_emeasure(pred: np.ndarray, gt: np.ndarray) -> float:
     tp = np.count_nonzero(binary & gt)
     pos = np.count_nonzero(binary)
     n_fg = np.count_nonzero(gt)
-    counts = ThresholdCounts(np.array(tp), np.array(pos - tp), np.array(n_fg - tp), np.array(gt.size - n_fg - pos + tp))
-    return float(compute_emeasure_from_counts(counts))
+    return ThresholdCounts(*np.array([tp, pos - tp, n_fg - tp, gt.size - n_fg - pos + tp]))
+
+
+def compute_adaptive_emeasure(pred: np.ndarray, gt: np.ndarray) -> float:
+    """E-measure at the adaptive threshold ``min(2 * mean(pred), 1)`` (positive where pred >= threshold).
+
+    Args:
+        pred: (H, W) float64 in [0, 1].
+        gt: (H, W) bool.
+    """
+    return float(compute_emeasure_from_counts(adaptive_threshold_counts(pred, gt)))

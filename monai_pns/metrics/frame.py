@@ -6,7 +6,7 @@ import numpy as np
 
 from monai.utils import look_up_option
 
-from monai_pns.metrics.emeasure import compute_adaptive_emeasure, compute_emeasure_from_counts
+from monai_pns.metrics.emeasure import adaptive_threshold_counts, compute_emeasure_from_counts
 from monai_pns.metrics.preprocess import EVAL_MODES, PreparedFrame, prepare_frame
 from monai_pns.metrics.smeasure import compute_smeasure, smeasure_from_quadrant_hist
 from monai_pns.metrics.threshold_curves import ThresholdCounts, compute_count_curves, counts_from_level_hist
@@ -26,14 +26,15 @@ def compute_mae(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.where(gt, 1.0 - pred, pred).mean())
 
 
-def _adaptive_emeasure_from_codes(code_hist: np.ndarray, lut: np.ndarray) -> float:
-    """``compute_adaptive_emeasure`` from per-code pixel counts of an 8-bit map."""
-    bg, fg = code_hist
-    threshold = min(2 * float((bg + fg) @ lut) / float(code_hist.sum()), 1.0)
-    positive = lut >= threshold
-    tp, fp = int(fg[positive].sum()), int(bg[positive].sum())
-    counts = ThresholdCounts(np.array(tp), np.array(fp), np.array(int(fg.sum()) - tp), np.array(int(bg.sum()) - fp))
-    return float(compute_emeasure_from_counts(counts))
+def _adaptive_counts(frame: PreparedFrame) -> ThresholdCounts:
+    """Confusion counts at the adaptive threshold ``min(2 mean(pred), 1)``; from the code histogram when 8-bit."""
+    if frame.code_hist is None:
+        return adaptive_threshold_counts(frame.pred, frame.gt)
+    bg, fg = frame.code_hist
+    threshold = min(2 * float((bg + fg) @ frame.lut) / float(frame.gt.size), 1.0)
+    positive = frame.lut >= threshold
+    tp, fp = fg[positive].sum(), bg[positive].sum()
+    return ThresholdCounts(tp, fp, fg.sum() - tp, bg.sum() - fp)
 
 
 def metrics_from_prepared(frame: PreparedFrame, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray | float]:
@@ -45,8 +46,9 @@ def metrics_from_prepared(frame: PreparedFrame, keys: tuple[str, ...] | None = N
     if any(k in keys for k in CURVE_KEYS[:-1]):
         curves = compute_count_curves(counts, beta2=_F_BETA2[mode])
         out.update({k: v for k, v in curves.items() if k in keys})
-    if "emeasure" in keys:
-        out["emeasure"] = compute_emeasure_from_counts(counts)
+    if "emeasure" in keys or "adaptive_emeasure" in keys:  # one call: the adaptive threshold as a 257th entry
+        emeasure = compute_emeasure_from_counts(ThresholdCounts(*map(np.append, counts, _adaptive_counts(frame))))
+        out["emeasure"], out["adaptive_emeasure"] = emeasure[:-1], float(emeasure[-1])
     if "smeasure" in keys:
         if frame.quadrant_hist is not None:
             out["smeasure"] = smeasure_from_quadrant_hist(frame.quadrant_hist, frame.lut)
@@ -65,12 +67,7 @@ def metrics_from_prepared(frame: PreparedFrame, keys: tuple[str, ...] | None = N
             out["mae"] = float((bg @ frame.lut + fg @ (1.0 - frame.lut)) / frame.gt.size)
         else:
             out["mae"] = compute_mae(frame.pred, frame.gt)
-    if "adaptive_emeasure" in keys:
-        if frame.code_hist is not None:
-            out["adaptive_emeasure"] = _adaptive_emeasure_from_codes(frame.code_hist, frame.lut)
-        else:
-            out["adaptive_emeasure"] = compute_adaptive_emeasure(frame.pred, frame.gt)
-    return out
+    return {k: out[k] for k in keys}
 
 
 def frame_metrics(

@@ -103,13 +103,14 @@ def nearest_gt_in_band(gt: np.ndarray, sq_dist: np.ndarray) -> tuple[np.ndarray,
     width = gt.shape[1]
     padded = cv2.copyMakeBorder(gt.view(np.uint8), *(_REACH,) * 4, cv2.BORDER_CONSTANT, value=0)
     band = np.flatnonzero(cv2.inRange(sq_dist, 1, BAND_SQ_DIST))
-    rows, cols = np.divmod(band, width)
-    lengths = sq_dist.ravel()[band]
-    flat_offsets = _OFFSETS[..., 0] * padded.shape[1] + _OFFSETS[..., 1]
-    candidates = ((rows + _REACH) * padded.shape[1] + cols + _REACH)[:, None] + flat_offsets[lengths]
+    # the offsets of squared length n, as flat steps in the padded map and in the unpadded one
+    padded_steps = (_OFFSETS[..., 0] * padded.shape[1] + _OFFSETS[..., 1]).ravel()
+    steps = (_OFFSETS[..., 0] * width + _OFFSETS[..., 1]).ravel()
+    first_step = sq_dist.ravel()[band] * _OFFSETS.shape[1]  # the first candidate of each band pixel
+    padded_band = band + (band // width) * (2 * _REACH) + _REACH * (padded.shape[1] + 1)
+    candidates = padded_band[:, None] + padded_steps[first_step[:, None] + np.arange(_OFFSETS.shape[1])]
     first = padded.ravel()[candidates].argmax(axis=1)  # every band pixel has a GT pixel at its exact distance
-    offset = _OFFSETS[lengths, first]
-    return band, band + offset[:, 0] * width + offset[:, 1]
+    return band, band + steps[first_step + first]
 
 
 def _prediction_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
