@@ -52,9 +52,10 @@ COLUMNS = (  # (json key, header, format)
 
 
 def make_frame(height: int, width: int, seed: int, kind: str = "noisy") -> tuple[np.ndarray, np.ndarray]:
-    """A shifted, blurred polyp ellipse and its GT. "noisy": Gaussian noise on every pixel (worst case: no pixel
-    is exactly 0); "clean": noise only where the blurred map is visible, background exactly 0 like a saved
-    sigmoid output, plus one false-positive blob."""
+    """A shifted, blurred polyp ellipse and its GT. "noisy": Gaussian noise on every pixel, clipped to [0, 1]
+    (worst case: non-zero values span the whole frame, so the weighted F distance transform does too); "clean":
+    noise only where the blurred map is visible, background exactly 0 like a saved sigmoid output, plus one
+    false-positive blob."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:height, :width]
     cy, cx = rng.uniform(0.3, 0.7) * height, rng.uniform(0.3, 0.7) * width

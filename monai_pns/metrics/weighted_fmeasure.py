@@ -5,20 +5,16 @@ Margolin et al., "How to Evaluate Foreground Maps?", CVPR 2014 (the authors' MAT
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
+from monai_pns.metrics.distance import decay_sum_and_nearest
 from monai_pns.metrics.preprocess import code_histogram
 
-__all__ = ["DECAY_RADIUS", "gaussian_kernel_1d", "compute_weighted_fmeasure", "nearest_gt_in_band"]
+__all__ = ["DECAY_RADIUS", "gaussian_kernel_1d", "compute_weighted_fmeasure"]
 
 _EPS = np.spacing(1.0)
 _HALF = 3  # fspecial('gaussian', 7, 5): a 7x7 window
-#: the largest squared distance to the GT of a pixel within ``_HALF`` rows and columns of a GT pixel
-BAND_SQ_DIST = 2 * _HALF * _HALF
-_REACH = math.isqrt(BAND_SQ_DIST)  # no offset of squared length <= BAND_SQ_DIST is longer on either axis
 
 
 def gaussian_kernel_1d(size: int = 7, sigma: float = 5.0) -> np.ndarray:
@@ -39,78 +35,11 @@ def _decay_table(radius: int) -> np.ndarray:
     return table
 
 
-def _offsets_by_length(max_sq: int) -> np.ndarray:
-    """(max_sq + 1, K, 2) integer (row, column) offsets: row ``n`` holds those of squared length ``n``, the smaller
-    column first, then the smaller row (how scipy's feature transform breaks ties between equidistant pixels),
-    padded to K by repeating the last one; lengths that are no sum of two squares keep zeros (never read)."""
-    reach = math.isqrt(max_sq)
-    by_length: list[list[tuple[int, int]]] = [[] for _ in range(max_sq + 1)]
-    for dx in range(-reach, reach + 1):
-        for dy in range(-reach, reach + 1):
-            if dy * dy + dx * dx <= max_sq:
-                by_length[dy * dy + dx * dx].append((dy, dx))
-    table = np.zeros((max_sq + 1, max(map(len, by_length)), 2), np.intp)
-    for n, offsets in enumerate(by_length):
-        if offsets:
-            table[n] = offsets + offsets[-1:] * (table.shape[1] - len(offsets))
-    return table
-
-
 #: decay weights farther than this from the GT are below 2^-60 and dropped: a relative change of at most 2^-60
 #: of the false-positive sum (which holds the dropped pixels' full weight 2 * pred), far below float64 rounding
 DECAY_RADIUS = 300
 _DECAY_TABLE = _decay_table(DECAY_RADIUS)
-_OFFSETS = _offsets_by_length(BAND_SQ_DIST)
 _KERNEL = gaussian_kernel_1d()
-
-
-def _squared_distance(dist: np.ndarray) -> np.ndarray:
-    """Integer squared distances (int32) from OpenCV's exact float32 distances: squaring and rounding is exact."""
-    return cv2.multiply(dist, dist, dtype=cv2.CV_32S)
-
-
-def _decay_weighted_sum(pred: np.ndarray, dist: np.ndarray, lut: np.ndarray | None, chunk: int = 1 << 14) -> float:
-    """``sum(pred * exp(log(0.5) / 5 * dist))`` (terms with dist > ``DECAY_RADIUS`` dropped).
-
-    ``dist`` comes from OpenCV's exact transform; its rounded square is the integer squared distance, whose weight
-    is read from a table of the float64 chain ``exp(log(0.5) / 5 * sqrt(D^2))``, so the weights match a float64
-    ``bwdist`` / scipy ``distance_transform_edt`` bit for bit. The sum runs over blocks of rows of about ``chunk``
-    pixels, which stay in cache.
-    """
-    step = max(1, chunk // dist.shape[1])
-    total = 0.0
-    for r in range(0, dist.shape[0], step):
-        weights = np.take(_DECAY_TABLE, _squared_distance(dist[r : r + step]), mode="clip")  # beyond the radius: 0
-        values = pred[r : r + step] if lut is None else cv2.LUT(pred[r : r + step], lut).reshape(weights.shape)
-        total += float(np.einsum("ij,ij->", values, weights))
-    return total
-
-
-def nearest_gt_in_band(gt: np.ndarray, sq_dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The nearest GT pixel of every pixel within ``BAND_SQ_DIST`` squared distance of the GT (GT pixels excluded).
-
-    The exact squared distance tells which offsets can hold the nearest GT pixel: at most 8 candidates per pixel,
-    tried in scipy's tie order (smaller column, then smaller row), so the pixel found is the one
-    ``scipy.ndimage.distance_transform_edt(~gt, return_indices=True)`` (pysodmetrics, ``bwdist`` in MATLAB) gives.
-
-    Args:
-        gt: (H, W) bool.
-        sq_dist: (H, W) int32 squared distance of every pixel to the nearest GT pixel of the whole frame.
-
-    Returns:
-        flat indices into (H, W) of the band pixels, and of the nearest GT pixel of each.
-    """
-    width = gt.shape[1]
-    padded = cv2.copyMakeBorder(gt.view(np.uint8), *(_REACH,) * 4, cv2.BORDER_CONSTANT, value=0)
-    band = np.flatnonzero(cv2.inRange(sq_dist, 1, BAND_SQ_DIST))
-    # the offsets of squared length n, as flat steps in the padded map and in the unpadded one
-    padded_steps = (_OFFSETS[..., 0] * padded.shape[1] + _OFFSETS[..., 1]).ravel()
-    steps = (_OFFSETS[..., 0] * width + _OFFSETS[..., 1]).ravel()
-    first_step = sq_dist.ravel()[band] * _OFFSETS.shape[1]  # the first candidate of each band pixel
-    padded_band = band + (band // width) * (2 * _REACH) + _REACH * (padded.shape[1] + 1)
-    candidates = padded_band[:, None] + padded_steps[first_step[:, None] + np.arange(_OFFSETS.shape[1])]
-    first = padded.ravel()[candidates].argmax(axis=1)  # every band pixel has a GT pixel at its exact distance
-    return band, band + steps[first_step + first]
 
 
 def _prediction_box(pred: np.ndarray, lut: np.ndarray | None, box: tuple[int, int, int, int]) -> tuple:
@@ -145,11 +74,11 @@ def compute_weighted_fmeasure(
     (``imfilter``), the smaller of E and the smoothed error is kept on the GT, and errors outside the GT are
     weighted by ``2 - exp(log(0.5) / 5 * distance)``.
 
-    One exact distance transform (OpenCV) serves both parts. It covers the bounding box of the non-zero prediction
-    and of the GT's box grown by 3 pixels (every GT pixel lies inside, so the distances are those of the whole
-    frame, and a zero prediction adds no false positive outside), cut to the GT's box grown by ``DECAY_RADIUS``
-    (farther pixels have negligible decay weights). The filter output is read on GT pixels only, so only pixels
-    within 3 rows and columns of the GT need their nearest GT pixel (:func:`nearest_gt_in_band`).
+    One exact distance transform (:func:`~monai_pns.metrics.distance.decay_sum_and_nearest`) serves both parts.
+    It covers the bounding box of the non-zero prediction and of the GT's box grown by 3 pixels (every GT pixel lies
+    inside, so the distances are those of the whole frame, and a zero prediction adds no false positive outside),
+    cut to the GT's box grown by ``DECAY_RADIUS`` (farther pixels have negligible decay weights). The filter output
+    is read on GT pixels only, so only the pixels within 3 rows and columns of the GT need their nearest GT pixel.
 
     Args:
         pred: (H, W) float64 in [0, 1]; or, with ``lut``, a uint8 map of codes whose values are ``lut[code]``.
@@ -164,8 +93,9 @@ def compute_weighted_fmeasure(
     d0, d1, e0, e1 = _grown_box(gt_rect, DECAY_RADIUS, gt.shape)
     p0, p1, q0, q1 = _prediction_box(pred[d0:d1, e0:e1], lut, (r0 - d0, r1 - d0, c0 - e0, c1 - e0))
     d0, d1, e0, e1 = d0 + p0, d0 + p1, e0 + q0, e0 + q1
-    dist = cv2.distanceTransform((~gt[d0:d1, e0:e1]).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    decay_sum = _decay_weighted_sum(pred[d0:d1, e0:e1], dist, lut)
+    decay_sum, nearest = decay_sum_and_nearest(
+        gt[d0:d1, e0:e1], pred[d0:d1, e0:e1], _DECAY_TABLE, (r0 - d0, r1 - d0, c0 - e0, c1 - e0), lut
+    )
 
     gt_box, pred_box = gt[r0:r1, c0:c1], pred[r0:r1, c0:c1]
     if lut is not None:
@@ -174,10 +104,7 @@ def compute_weighted_fmeasure(
     else:
         err = 1.0 - pred_box
         pred_sum = float(pred.sum())
-    # the error of the nearest GT pixel: a GT pixel's own error, elsewhere the propagated one
-    band, nearest = nearest_gt_in_band(gt_box, _squared_distance(dist[r0 - d0 : r1 - d0, c0 - e0 : c1 - e0]))
-    err_near = np.where(gt_box, err, 0.0)  # pixels farther than 3 rows or columns from the GT are never read
-    np.put(err_near, band, err.take(nearest))
+    err_near = err.take(nearest)  # the error of the nearest GT pixel: a GT pixel's own, elsewhere the propagated one
     smoothed = cv2.sepFilter2D(err_near, cv2.CV_64F, _KERNEL, _KERNEL, borderType=cv2.BORDER_CONSTANT)
     err_on_gt = err[gt_box]
     err_gt = np.minimum(err_on_gt, smoothed[gt_box])  # weight 1 on the GT
