@@ -1,19 +1,33 @@
-"""Small helpers shared by the packages of monai_pns."""
+"""Small helpers shared by the packages of monai_pns: atomic writes and the command-line conventions."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["EXIT_DATA_ERROR", "EXIT_OK", "EXIT_USAGE", "check_output_dir", "run_cli", "umask_mode", "write_atomic"]
+
+#: exit codes shared by every monai_pns command line: success, bad data (unreadable file, missing folder,
+#: wrong checkpoint, unwritable output) and bad usage (argparse's own code for unknown or missing arguments)
+EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` with the process umask applied: the mode ``open()`` would give a new file (0o777 for a folder)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
     An existing file is only ever replaced by a completely written one; on any error the temporary file is removed
-    and ``path`` is left as it was. Parent folders are created.
+    and ``path`` is left as it was. Parent folders are created. The file gets the umask's mode (as ``open()``
+    would give it), not ``mkstemp``'s private 0600.
     """
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,9 +37,50 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return path
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Check, before any work, that ``path`` can be a folder to write into: it is a writable folder, or it does
+    not exist and its nearest existing parent is a writable folder. Nothing is created.
+
+    Raises:
+        ValueError: naming ``path`` and the reason (a file is in the way, a parent is not a folder or not writable).
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} '{path}' exists and is not a folder.")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"{what} '{path}': '{probe}' is not a folder.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} '{path}': '{probe}' is not writable.")
+    return path
+
+
+def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
+    """Run a command-line ``main`` with the shared exit-code convention and return the code.
+
+    ``main`` returns normally (``EXIT_OK``); a user error (``ValueError``, ``OSError``: bad data, missing or unwritable
+    files) prints one ``error: ...`` line on stderr instead of a traceback (``EXIT_DATA_ERROR``); argparse's usage
+    errors exit with ``EXIT_USAGE`` by themselves; Ctrl-C exits with 130.
+    """
+    try:
+        main(argv)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return EXIT_OK

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import argparse
+import os
+import stat
+
 import pytest
 
-from monai_pns.utils import write_atomic
+from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, check_output_dir, run_cli, write_atomic
 
 
 def test_write_atomic_creates_and_replaces(tmp_path):
@@ -19,3 +23,43 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         write_atomic(path, 12345)  # type: ignore[arg-type]
     assert path.read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["datalist.json"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_write_atomic_honours_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = write_atomic(tmp_path / f"report_{umask:o}.csv", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_check_output_dir(tmp_path):
+    assert check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # nothing is created
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"output folder '.*file' exists and is not a folder"):
+        check_output_dir(tmp_path / "file")
+    with pytest.raises(ValueError, match=r"'.*file' is not a folder"):
+        check_output_dir(tmp_path / "file" / "sub", what="output folder")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.geteuid() != 0:  # root writes anywhere
+        with pytest.raises(ValueError, match="is not writable"):
+            check_output_dir(locked / "out")
+
+
+def test_run_cli_exit_codes(capsys):
+    def bad_data(argv):
+        raise ValueError("frame '3.jpg' is truncated")
+
+    def usage(argv):
+        argparse.ArgumentParser(prog="x").parse_args(["--nope"])
+
+    assert run_cli(lambda argv: None) == EXIT_OK == 0
+    assert run_cli(bad_data) == EXIT_DATA_ERROR == 1
+    assert capsys.readouterr().err == "error: frame '3.jpg' is truncated\n"
+    with pytest.raises(SystemExit) as exc:
+        run_cli(usage)
+    assert exc.value.code == EXIT_USAGE == 2
