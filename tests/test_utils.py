@@ -6,7 +6,16 @@ import stat
 
 import pytest
 
-from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, check_output_dir, run_cli, write_atomic
+from monai_pns.utils import (
+    EXIT_DATA_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    check_output_dir,
+    flatten_settings,
+    package_versions,
+    run_cli,
+    write_atomic,
+)
 
 
 def test_write_atomic_creates_and_replaces(tmp_path):
@@ -63,3 +72,20 @@ def test_run_cli_exit_codes(capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(usage)
     assert exc.value.code == EXIT_USAGE == 2
+
+
+def test_flatten_settings():
+    settings = {"network": "PNSNet", "network_kwargs": {}, "sizes": {"spatial": [64, 112], "clip": {"length": 5}}}
+    assert flatten_settings(settings) == {
+        "network": "PNSNet", "network_kwargs": "{}", "sizes.spatial": "[64, 112]", "sizes.clip.length": "5",
+    }
+
+
+def test_package_versions():
+    import monai
+    import torch
+
+    versions = package_versions()
+    assert versions["monai"] == monai.__version__
+    assert versions["torch"] == torch.__version__
+    assert "monai_pns" in versions
