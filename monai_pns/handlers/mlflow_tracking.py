@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ignite.engine import Engine, Events
@@ -26,6 +27,8 @@ class PhaseMLFlowHandler(MLFlowHandler):
 
     - ``prefix`` is put before every metric name it logs (``"pretrain/"``: ``pretrain/loss``,
       ``pretrain/lr_group_0``, ``pretrain/val_maxDice``), so the phases' step counters do not collide;
+    - its ``artifacts`` (files, or folders logged with their files) go under the folder ``prefix`` names
+      (``pretrain/model.pt``, ``finetune/configs/train.json``), so two phases' ``model.pt`` do not overwrite each other;
     - an exception in the engine (an error, or Ctrl-C) marks the run FAILED with an ``error`` tag, then propagates.
       Ignite passes the exception to the first ``EXCEPTION_RAISED`` handler only: put this handler first in the
       engine's handler list.
@@ -55,6 +58,19 @@ class PhaseMLFlowHandler(MLFlowHandler):
 
     def _log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         super()._log_metrics({f"{self.prefix}{k}": v for k, v in metrics.items()}, step)
+
+    def complete(self) -> None:
+        """Log ``artifacts`` under the ``prefix`` folder (missing paths are skipped: e.g. no best model yet)."""
+        if self.cur_run is None:
+            return
+        folder = self.prefix.strip("/") or None
+        for artifact in self.artifacts:
+            path = Path(artifact) if artifact else None
+            if path is not None and path.is_file():
+                self.client.log_artifact(self.cur_run.info.run_id, str(path), artifact_path=folder)
+            elif path is not None and path.is_dir():
+                sub = path.name if folder is None else f"{folder}/{path.name}"
+                self.client.log_artifacts(self.cur_run.info.run_id, str(path), artifact_path=sub)
 
     def failed(self, engine: Engine, error: BaseException) -> None:
         """Mark the run FAILED with the error as its ``error`` tag, then re-raise ``error``."""

@@ -66,3 +66,18 @@ def test_an_exception_marks_the_run_failed_and_propagates(tmp_path, error):
     assert [r.info.status for r in runs] == ["FAILED"]
     assert runs[0].data.tags["error"] == f"{type(error).__name__}: {error}"
     assert end_mlflow_run(uri, "exp", "run-1") == []  # a failed run stays failed
+
+
+def test_artifacts_go_under_the_phase_folder(tmp_path):
+    uri = path_to_sqlite_uri(str(tmp_path / "mlruns.db"))
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "train.json").write_text("{}")
+    artifacts = [str(tmp_path / "model.pt"), str(tmp_path / "configs"), str(tmp_path / "not_there.pt")]
+    _trainer([_handler(uri, "pretrain/", artifacts=artifacts)], epochs=1).run()
+    _trainer([_handler(uri, "", artifacts=[str(tmp_path / "model.pt")])], epochs=1).run()
+    client, runs = _runs(uri)
+    run_id = runs[0].info.run_id
+    assert sorted(a.path for a in client.list_artifacts(run_id)) == ["model.pt", "pretrain"]
+    assert sorted(a.path for a in client.list_artifacts(run_id, "pretrain")) == ["pretrain/configs", "pretrain/model.pt"]
+    assert [a.path for a in client.list_artifacts(run_id, "pretrain/configs")] == ["pretrain/configs/train.json"]
