@@ -54,7 +54,10 @@ def _video_folder(video_id: str) -> PurePosixPath:
 
 
 def _items(value: Any) -> list:
-    """Per-item entries of a batch: decollated when batched (a tensor or a dict of collated meta), else as is."""
+    """Per-item entries of a batch: decollated when batched (a tensor or a dict of collated meta), else as is.
+    ``monai.handlers.from_engine`` gives a batch's key as a 1-tuple and a decollated batch's as a list."""
+    if isinstance(value, tuple) and len(value) == 1:
+        value = value[0]
     if isinstance(value, (torch.Tensor, Mapping)):
         return decollate_batch(value, detach=True)
     return list(value)
