@@ -9,30 +9,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 from monai.bundle import ConfigParser
-from monai.data import DataLoader, Dataset, MetaTensor, load_decathlon_datalist
+from monai.data import DataLoader, Dataset, MetaTensor
 from monai.engines import SupervisedEvaluator
 
-from monai_pns.data.synthetic import generate_synthetic_dataset
 from monai_pns.evaluate import scan_ground_truth
 from monai_pns.handlers import VPSPredictionWriter, frame_stem, probability_to_uint8
 from monai_pns.transforms import eval_transforms, expand_sequential_clips
+from tests.stand_ins import RedLogits, synthetic_test_videos
 
 SIZE = (32, 48)
 
 
-class RedLogits(torch.nn.Module):
-    """Elementwise stand-in network (B, 3, T, H, W) -> (B, 1, T, H, W): a frame's logits depend on it alone."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 2.0 * (x[:, :1] - x[:, 1:2] - x[:, 2:3])
-
-
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    """Two synthetic test videos of 12 frames of 48 x 80, in the PNS-Net layout (the second one shows a polyp)."""
-    root = generate_synthetic_dataset(tmp_path_factory.mktemp("syn"), num_train_videos=0, num_test_videos=2,
-                                      num_frames=12, num_images=0, height=48, width=80)
-    return root, load_decathlon_datalist(str(root / "datalist.json"), data_list_key="test")
+    return synthetic_test_videos(tmp_path_factory.mktemp("syn"))
 
 
 def _expected_pngs(case, resample=True):

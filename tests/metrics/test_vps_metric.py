@@ -5,13 +5,13 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from monai.data import DataLoader, Dataset, MetaTensor, load_decathlon_datalist
+from monai.data import DataLoader, Dataset, MetaTensor
 from monai.engines import SupervisedEvaluator
 from monai.handlers import CheckpointSaver, IgniteMetricHandler, from_engine
 
-from monai_pns.data.synthetic import generate_synthetic_dataset
 from monai_pns.metrics import VPSEvaluator, VPSMetric
 from monai_pns.transforms import eval_transforms, expand_frames, expand_sequential_clips, sequential_windows
+from tests.stand_ins import RedLogits, synthetic_test_videos
 
 
 def make_clips(seed: int = 0, frames: int = 2, size: int = 24):
@@ -107,19 +107,9 @@ def test_ill_arg():
 SIZE = (32, 48)
 
 
-class RedLogits(torch.nn.Module):
-    """An elementwise stand-in network: logits = 2 (red - green - blue), (B, 3, [T,] H, W) -> (B, 1, [T,] H, W);
-    a frame's prediction does not depend on the other frames of its clip."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 2.0 * (x[:, :1] - x[:, 1:2] - x[:, 2:3])
-
-
 @pytest.fixture(scope="module")
-def test_cases(tmp_path_factory):
-    root = generate_synthetic_dataset(tmp_path_factory.mktemp("syn"), num_train_videos=0, num_test_videos=2,
-                                      num_frames=12, num_images=0, height=48, width=80)
-    return load_decathlon_datalist(str(root / "datalist.json"), data_list_key="test")
+def videos(tmp_path_factory):
+    return synthetic_test_videos(tmp_path_factory.mktemp("syn"))[1]
 
 
 def _evaluator(items, transform, metric_names, decollate):
@@ -148,27 +138,27 @@ def _whole_video_reference(cases, names):
 
 
 @pytest.mark.parametrize("decollate, anchor", [(True, False), (False, False), (True, True)])
-def test_evaluator_on_sequential_clips(test_cases, decollate, anchor):
+def test_evaluator_on_sequential_clips(videos, decollate, anchor):
     """expand_sequential_clips + eval_transforms + VPSMetric, no hand-made ids: the shifted last clip's overlap
     (and the PNS+ anchor frame) are scored once, from the clip that writes them."""
     names = ("maxDice", "S_alpha")
-    clips = expand_sequential_clips(test_cases, clip_length=5, anchor=anchor)
+    clips = expand_sequential_clips(videos, clip_length=5, anchor=anchor)
     evaluator = _evaluator(clips, eval_transforms(spatial_size=SIZE), names, decollate)
     evaluator.run()
-    expected = _whole_video_reference(test_cases, names)
+    expected = _whole_video_reference(videos, names)
     assert 0.1 < expected["maxDice"] < 0.99 and expected["frames"] == 2 * 10
     for name in names:
         assert evaluator.state.metrics[name] == pytest.approx(expected[name], abs=1e-12)
 
 
-def test_evaluator_on_single_frames(test_cases):
+def test_evaluator_on_single_frames(videos):
     """Phase-1 validation: every frame of the videos as a (C, H, W) item (expand_frames), scored per video."""
     names = ("maxDice", "MAE")
-    evaluator = _evaluator(expand_frames(test_cases), eval_transforms(clip=False, spatial_size=SIZE), names, True)
+    evaluator = _evaluator(expand_frames(videos), eval_transforms(clip=False, spatial_size=SIZE), names, True)
     evaluator.run()
     ev = VPSEvaluator(summary_keys=names)
     transform = eval_transforms(clip=False, spatial_size=SIZE)
-    for case in test_cases:
+    for case in videos:
         for i, (image, label) in enumerate(zip(case["image"], case["label"])):
             d = transform({"image": image, "label": label})
             prob = torch.sigmoid(RedLogits()(d["image"].as_tensor()[None]))[0, 0].double().numpy()

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from monai.data import DataLoader, Dataset, MetaTensor, decollate_batch, list_data_collate, load_decathlon_datalist
+from monai.data import DataLoader, Dataset, MetaTensor, decollate_batch, list_data_collate
 
-from monai_pns.data.synthetic import generate_synthetic_dataset
 from monai_pns.transforms import (
     LoadFramesd,
     SequentialClipsd,
@@ -14,16 +13,14 @@ from monai_pns.transforms import (
     expand_sequential_clips,
     train_transforms,
 )
+from tests.stand_ins import synthetic_test_videos
 
 SIZE = (32, 48)
 
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
-    """Two synthetic test videos of 12 frames (48 x 80) from the datalist, as a user gets them."""
-    root = generate_synthetic_dataset(tmp_path_factory.mktemp("syn"), num_train_videos=0, num_test_videos=2,
-                                      num_frames=12, num_images=0, height=48, width=80)
-    return load_decathlon_datalist(str(root / "datalist.json"), data_list_key="test")
+    return synthetic_test_videos(tmp_path_factory.mktemp("syn"))[1]
 
 
 def _meta_of(item, key):
