@@ -191,8 +191,8 @@ class VPSPredictionWriter:
         prob = self._probabilities(pred)
         frames = prob[0] if prob.ndim == 4 else prob  # (T, H, W)
         refs = [meta[self.path_key]] if isinstance(meta[self.path_key], str) else list(meta[self.path_key])
-        flags = meta.get(self.write_key)
-        writes = [True] * len(frames) if flags is None else torch.as_tensor(flags, dtype=torch.bool).reshape(-1).tolist()
+        flags = meta.get(self.write_key, [True] * len(frames))
+        writes = torch.as_tensor(flags, dtype=torch.bool).reshape(-1).tolist()
         if len(refs) != len(frames) or len(writes) != len(frames):
             raise ValueError(
                 f"video '{meta[self.video_key]}': {len(frames)} predicted frames but {len(refs)} '{self.path_key}' "

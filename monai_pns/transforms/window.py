@@ -77,8 +77,9 @@ class RandClipWindowd(Randomizable, MapTransform):
 
     Works before loading (on the lists of frame refs of a datalist case: only the window is then read) or after
     it (on (C, N, H, W) tensors: the case can be cached whole; a loaded ``MetaTensor``'s frame metadata is cut to
-    the window too). The window's frame indices are stored under ``index_key``. Draws come from ``self.R`` (MONAI ``Randomizable``), so ``set_random_state`` on the transform
-    or its ``Compose``, and ``monai.utils.set_determinism`` with a MONAI ``DataLoader``, make them reproducible.
+    the window too). The window's frame indices are stored under ``index_key``. Draws come from ``self.R`` (MONAI
+    ``Randomizable``), so ``set_random_state`` on the transform or its ``Compose``, and
+    ``monai.utils.set_determinism`` with a MONAI ``DataLoader``, make them reproducible.
 
     With ``anchor`` (PNS+) frame 0 of the case is put before the window: T becomes ``1 + clip_length``.
 
