@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import cv2
@@ -179,3 +181,48 @@ def _chain(error: BaseException):
     while error is not None:
         yield error
         error = error.__cause__ or error.__context__
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_the_mlflow_server_serves_the_training_run(trained):
+    """What `mlflow ui` shows a user: the experiment and its finished run, read through MLflow's REST API."""
+    port = _free_port()
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [str(mlflow_cli), "server", "--backend-store-uri", path_to_sqlite_uri(str(trained / "mlruns.db")),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        deadline, experiments = time.monotonic() + 120, None
+        while experiments is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                experiments = _post(f"{base}/experiments/search", {"max_results": 10})["experiments"]
+            except OSError:
+                time.sleep(0.5)
+        assert experiments is not None, "mlflow server did not answer within 120 s"
+        experiment = next(e for e in experiments if e["name"] == "pns_net")
+        runs = _post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})["runs"]
+        training = next(r for r in runs if r["info"]["run_name"] == "tiny-training")
+        assert training["info"]["status"] == "FINISHED"
+        metrics = {m["key"] for m in training["data"]["metrics"]}
+        assert {"pretrain/loss", "finetune/loss", "pretrain/val_maxDice", "finetune/val_maxDice"} <= metrics
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
