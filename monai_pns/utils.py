@@ -8,7 +8,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["EXIT_DATA_ERROR", "EXIT_OK", "EXIT_USAGE", "check_output_dir", "run_cli", "umask_mode", "write_atomic"]
+__all__ = [
+    "EXIT_DATA_ERROR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "check_output_dir",
+    "check_output_file",
+    "run_cli",
+    "umask_mode",
+    "write_atomic",
+]
 
 #: exit codes shared by every monai_pns command line: success, bad data (unreadable file, missing folder,
 #: wrong checkpoint, unwritable output) and bad usage (argparse's own code for unknown or missing arguments)
@@ -65,6 +74,20 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
         raise ValueError(f"{what} '{path}': '{probe}' is not a folder.")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"{what} '{path}': '{probe}' is not writable.")
+    return path
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Check, before any work, that ``path`` can be written as a file: it is not a folder, and its folder exists or
+    can be created (see :func:`check_output_dir`). Nothing is created.
+
+    Raises:
+        ValueError: naming ``path`` and the reason.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{what} '{path}' is a folder.")
+    check_output_dir(path.parent, f"{what} '{path}': folder")
     return path
 
 

@@ -6,7 +6,15 @@ import stat
 
 import pytest
 
-from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, check_output_dir, run_cli, write_atomic
+from monai_pns.utils import (
+    EXIT_DATA_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    check_output_dir,
+    check_output_file,
+    run_cli,
+    write_atomic,
+)
 
 
 def test_write_atomic_creates_and_replaces(tmp_path):
@@ -63,3 +71,13 @@ def test_run_cli_exit_codes(capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(usage)
     assert exc.value.code == EXIT_USAGE == 2
+
+
+def test_check_output_file(tmp_path):
+    assert check_output_file(tmp_path / "new" / "datalist.json") == tmp_path / "new" / "datalist.json"
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(ValueError, match=r"datalist '.*' is a folder"):
+        check_output_file(tmp_path, "datalist")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"output file '.*file/out.json': folder '.*file' exists and is not a folder"):
+        check_output_file(tmp_path / "file" / "out.json")
