@@ -304,3 +304,38 @@ def test_unreadable_or_truncated_files_keep_previous_reports(pnsnet_tree, tmp_pa
     with pytest.raises(ValueError, match=rf"cannot read image file '{bad}'"):
         main(args)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_datalist_items_without_labels(pnsnet_tree, tmp_path):
+    root, perfect, _, _ = pnsnet_tree
+    datalist = build_datalist("pnsnet", root)
+    del datalist["test"][1]["label"]
+    with pytest.raises(ValueError, match=r"^datalist key 'test' item 1 \(case 'CVC-300/2'\): no 'label': nothing to "
+                                         r"score against\.$"):
+        evaluate_predictions(perfect, tmp_path / "e", datalist=datalist)
+    datalist["test"][1] = {"image": ["a.png"], "label": ["a.png"]}
+    with pytest.raises(ValueError, match=r"item 1: no 'case'"):
+        evaluate_predictions(perfect, tmp_path / "e", datalist=datalist)
+    datalist["test"][1] = {"case": "x", "image": ["a.png", "b.png"], "label": ["a.png"]}
+    with pytest.raises(ValueError, match=r"case 'x'\): 'image' and 'label' must be paths or lists of one length"):
+        evaluate_predictions(perfect, tmp_path / "e", datalist=datalist)
+    datalist["test"][1] = {"case": "x", "image": "a.png", "label": "a.png"}
+    with pytest.raises(ValueError, match=r"datalist key 'test' mixes videos and single images"):
+        evaluate_predictions(perfect, tmp_path / "e", datalist=datalist)
+    assert not (tmp_path / "e").exists()
+
+
+def test_unwritable_output_folder(pnsnet_tree, tmp_path, capsys, monkeypatch):
+    """Checked before any work, whoever runs the test (root may write anywhere, so access() is made to say no)."""
+    root, perfect, _, _ = pnsnet_tree
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    scanned = []
+    monkeypatch.setattr("monai_pns.evaluate.build_datalist", lambda *a, **k: scanned.append(a))
+    args = ["--gt-root", str(root), "--layout", "pnsnet", "--pred-root", str(perfect), "--out", str(locked / "e")]
+    assert run_cli(main, args) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == f"error: evaluation output folder '{locked / 'e'}': '{locked}' is not " \
+        "writable.\n"
+    assert scanned == [] and list(locked.iterdir()) == []
