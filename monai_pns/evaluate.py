@@ -103,7 +103,7 @@ def _absolute(base: Path, value):
     them (its check on other keys, which rewrites a ``case`` that happens to name a folder, is not wanted here)."""
     if isinstance(value, list):
         return [_absolute(base, v) for v in value]
-    return value if os.path.isabs(value) else os.path.normpath(base / value)
+    return os.path.normpath(base / value) if isinstance(value, str) and not os.path.isabs(value) else value
 
 
 def load_datalist(datalist: str | os.PathLike | Mapping) -> dict:
@@ -145,7 +145,9 @@ def _item_refs(item, where: str) -> tuple[str, list[str], list[str], bool]:
     images, labels = (image, label) if is_video else ([image], [label])
     if not isinstance(labels, list) or len(images) != len(labels) or not images:
         raise ValueError(f"{where} (case '{item['case']}'): 'image' and 'label' must be paths or lists of one length.")
-    return str(item["case"]), [os.fspath(r) for r in images], [os.fspath(r) for r in labels], is_video
+    if not all(isinstance(r, str) for r in images + labels):
+        raise ValueError(f"{where} (case '{item['case']}'): 'image' and 'label' must hold paths (strings).")
+    return str(item["case"]), images, labels, is_video
 
 
 def ground_truth_videos(datalist: Mapping, data_list_key: str) -> list[GTVideo]:

@@ -319,6 +319,9 @@ def test_datalist_items_without_labels(pnsnet_tree, tmp_path):
     datalist["test"][1] = {"case": "x", "image": ["a.png", "b.png"], "label": ["a.png"]}
     with pytest.raises(ValueError, match=r"case 'x'\): 'image' and 'label' must be paths or lists of one length"):
         evaluate_predictions(perfect, tmp_path / "e", datalist=datalist)
+    datalist["test"][1] = {"case": "x", "image": ["a.png"], "label": [3]}
+    with pytest.raises(ValueError, match=r"case 'x'\): 'image' and 'label' must hold paths \(strings\)"):
+        evaluate_predictions(perfect, tmp_path / "e", datalist=datalist)
     datalist["test"][1] = {"case": "x", "image": "a.png", "label": "a.png"}
     with pytest.raises(ValueError, match=r"datalist key 'test' mixes videos and single images"):
         evaluate_predictions(perfect, tmp_path / "e", datalist=datalist)
