@@ -19,8 +19,16 @@ setup: $(VENV)/.installed
 test: setup
 	$(PY) -m pytest
 
+BUNDLE := bundles/pns_net/configs
+DEMO_OUT ?= runs/demo
+
+# The main job: two-phase training, then evaluation, through the MONAI bundle on the synthetic set.
 demo: setup
-	$(PY) examples/quickstart.py --out runs/demo
+	$(PY) -m monai.bundle run training --config_file $(BUNDLE)/train.json --output_dir $(DEMO_OUT)
+	$(PY) -m monai.bundle run evaluating --config_file "['$(BUNDLE)/train.json','$(BUNDLE)/evaluate.json']" \
+		--output_dir $(DEMO_OUT)
+	@echo "Reports: $(DEMO_OUT)/evaluation   MLflow store: $(DEMO_OUT)/mlruns.db"
+	@echo "Review the runs: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$$(realpath $(DEMO_OUT))/mlruns.db"
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -12,11 +12,12 @@ The items of one key are scored: ``test`` by default (``pretraining`` for ``kvas
 so the SUN-SEG training videos are never collected. Masks are read as the training reads them
 (:func:`monai_pns.data.image_io.read_frames` with ``mask=True``: grey, a colour mask by its brightest channel).
 
-Prediction of a frame: ``<pred-root>/<case>/<frame stem>.png`` for a video case (``case`` as in the datalist, e.g.
-``CVC-300/1`` or ``TestEasyDataset/Seen/case1_1``; the frame stem is the frame file's name without extension, or
-the frame index for a frame of a video file, see :func:`~monai_pns.data.image_io.frame_stem`), and
-``<pred-root>/<case>.png`` for a single image (``Kvasir-SEG/<id>``). Sets are the items' ``source`` (one table per
-set: ``CVC-300``, ``TestEasyDataset/Seen``, ...); models are named by their prediction folder. Frames of a video
+Prediction of a frame: ``<pred-root>/<case>/<frame stem>.png`` (``case`` as in the datalist, e.g. ``CVC-300/1``,
+``TestEasyDataset/Seen/case1_1`` or, for a single image, ``Kvasir-SEG/<id>``; the frame stem is the frame file's
+name without extension, or the frame index for a frame of a video file, see
+:func:`~monai_pns.data.image_io.frame_stem`), where ``monai_pns.handlers.VPSPredictionWriter`` writes it. Sets are
+the items' ``source`` (one table per set: ``CVC-300``, ``TestEasyDataset/Seen``, ...); models are named by their
+prediction folder. Frames of a video
 are scored in datalist order, the first and the last skipped unless ``--keep-first-last``; the single images of a
 source are averaged with equal weights and none is skipped.
 
@@ -174,7 +175,7 @@ def ground_truth_videos(datalist: Mapping, data_list_key: str) -> list[GTVideo]:
                             enumerate(zip(images, labels))]
         else:
             group = videos.setdefault((set_name, set_name), GTVideo(set_name, set_name, False))
-            group.frames.append(GTFrame(len(group.frames), labels[0], Path(f"{case}.png")))
+            group.frames.append(GTFrame(len(group.frames), labels[0], Path(case, f"{frame_stem(images[0])}.png")))
     if len(kinds) > 1:
         raise ValueError(f"datalist key '{data_list_key}' mixes videos and single images: score them separately.")
     return list(videos.values())

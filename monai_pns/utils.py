@@ -14,6 +14,8 @@ __all__ = [
     "EXIT_USAGE",
     "check_output_dir",
     "check_output_file",
+    "flatten_settings",
+    "package_versions",
     "run_cli",
     "umask_mode",
     "write_atomic",
@@ -107,3 +109,30 @@ def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] 
         print("interrupted", file=sys.stderr)
         return 130
     return EXIT_OK
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of monai_pns and the packages its results depend on (for experiment records)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ("monai_pns", "monai", "torch", "pytorch-ignite", "numpy", "opencv-python-headless", "mlflow")
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def flatten_settings(settings: dict, prefix: str = "") -> dict[str, str]:
+    """``{"a": {"b": 1}, "c": [2, 3]}`` -> ``{"a.b": "1", "c": "[2, 3]"}``: nested settings as flat string
+    parameters (MLflow's parameter form)."""
+    flat: dict[str, str] = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten_settings(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat

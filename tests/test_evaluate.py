@@ -198,7 +198,7 @@ def test_kvasir_single_images_with_jpeg_masks(tmp_path):
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
         assert 0 < np.count_nonzero((mask > 0) & (mask < 255))  # JPEG artefacts: the threshold matters
         pred = noisy(gt, k)
-        write(pred_root / "Kvasir-SEG" / f"{name}.png", pred)
+        write(pred_root / "Kvasir-SEG" / name / f"{name}.png", pred)  # <pred>/<case>/<stem>.png, case Kvasir-SEG/<id>
         expected.add_frame(pred, mask, "Kvasir-SEG", k, "Kvasir-SEG")
     summary = evaluate_predictions(pred_root, tmp_path / "e", layout="kvasir", gt_root=root)
     assert summary["data_list_key"] == "pretraining" and summary["skip_first_last"] is False

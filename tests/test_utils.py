@@ -12,6 +12,8 @@ from monai_pns.utils import (
     EXIT_USAGE,
     check_output_dir,
     check_output_file,
+    flatten_settings,
+    package_versions,
     run_cli,
     write_atomic,
 )
@@ -81,3 +83,20 @@ def test_check_output_file(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match=r"output file '.*file/out.json': folder '.*file' exists and is not a folder"):
         check_output_file(tmp_path / "file" / "out.json")
+
+
+def test_flatten_settings():
+    settings = {"network": "PNSNet", "network_kwargs": {}, "sizes": {"spatial": [64, 112], "clip": {"length": 5}}}
+    assert flatten_settings(settings) == {
+        "network": "PNSNet", "network_kwargs": "{}", "sizes.spatial": "[64, 112]", "sizes.clip.length": "5",
+    }
+
+
+def test_package_versions():
+    import monai
+    import torch
+
+    versions = package_versions()
+    assert versions["monai"] == monai.__version__
+    assert versions["torch"] == torch.__version__
+    assert "monai_pns" in versions

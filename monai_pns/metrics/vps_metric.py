@@ -2,35 +2,54 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from monai.metrics import CumulativeIterationMetric
-from monai.utils import look_up_option
+from monai.utils import look_up_option, string_list_all_gather
 
 from monai_pns.metrics.aggregation import SUMMARY_KEYS, VPSEvaluator
 from monai_pns.metrics.frame import CURVE_KEYS, metrics_from_prepared
 from monai_pns.metrics.preprocess import EVAL_MODES, prepare_frame
+from monai_pns.transforms.frame_meta import FRAME_INDEX, FRAME_WRITE, VIDEO_ID, batch_frame_ids
 
 __all__ = ["VPSMetric"]
+
+#: leading columns of a buffered row: process rank, video code in that process, frame index, write flag
+_RANK, _CODE, _INDEX, _WRITE, _VALUES = 0, 1, 2, 3, 4
+
+
+def _rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 class VPSMetric(CumulativeIterationMetric):
     """Video polyp segmentation metrics (maxDice, S_alpha, meanEm, ...) under the evaluation protocol.
 
-    Every call scores each frame of a batch of clips with ``frame_metrics`` and buffers one row per frame
-    (video, frame index, the needed curves/scalars); ``aggregate()`` then applies the protocol of
-    ``VPSEvaluator``: first/last frame of each video skipped, averaged frame -> video -> all videos (one set,
-    video-weighted), then max/mean over the thresholds. Wrapped by ``monai.handlers.IgniteMetricHandler`` it
-    can be a ``SupervisedEvaluator``'s key metric (e.g. maxDice for best-checkpoint selection).
+    Every call scores each frame of a batch of clips (or images) with ``frame_metrics`` and buffers one row per
+    frame; ``aggregate()`` then applies the protocol of ``VPSEvaluator``: first/last frame of each video skipped,
+    averaged frame -> video -> all videos (one set, video-weighted), then max/mean over the thresholds. Wrapped by
+    ``monai.handlers.IgniteMetricHandler`` it can be a ``SupervisedEvaluator``'s key metric (e.g. maxDice for
+    best-checkpoint selection).
 
-    Videos and frames are identified by the label's metadata (a ``MetaTensor`` as MONAI loaders and
-    ``list_data_collate`` produce): ``y.meta[video_key]`` (a string per batch item) and ``y.meta[frame_key]``
-    (frame indices, (B, T) or (B,) for 2D frames), or by the ``video_id`` / ``frame_index`` arguments of a
-    direct call. The buffer maps video ids to integer codes in this object, so aggregation is per process.
+    Videos and frames are identified by the label's metadata, as :class:`monai_pns.transforms.LoadFramesd`
+    records it and MONAI collates it: ``y.meta["video_id"]`` (a string per item), ``y.meta["frame_index"]``
+    ((B, T), or (B,) for images) and ``y.meta["frame_write"]`` (same shape; absent: all True), or by the
+    ``video_id`` / ``frame_index`` / ``frame_write`` arguments of a direct call. Frames flagged False are not
+    scored: the overlap of the shifted last test clip and the PNS+ anchor frame count once, from the clip that
+    writes them. A frame of a video scored twice is an error.
+
+    Across processes (``torch.distributed``), MONAI's ``Cumulative`` gathers every process's rows before
+    ``aggregate``: each row holds its process rank and the video's code in that process, and ``aggregate`` /
+    ``evaluator`` gather the processes' code -> name tables (``monai.utils.string_list_all_gather``), so rows
+    from any process mean the same video and the result equals a single-process run. Every process must call
+    them (as ``IgniteMetricHandler`` does), every process must have scored at least one item, and a video's frames
+    may be spread over processes but each scored once (``monai.data.DistributedSampler(even_divisible=False)``).
 
     Args:
         metric_name: a name of ``SUMMARY_KEYS`` or a sequence of them (``aggregate`` then returns a list).
@@ -40,6 +59,7 @@ class VPSMetric(CumulativeIterationMetric):
         label_threshold: label values above it are polyp.
         video_key: metadata key of the video ids.
         frame_key: metadata key of the frame indices.
+        write_key: metadata key of the write flags.
 
     Examples::
 
@@ -47,7 +67,7 @@ class VPSMetric(CumulativeIterationMetric):
         >>> logits = torch.randn(2, 1, 3, 32, 32)  # (B, 1, T, H, W)
         >>> label = (torch.rand(2, 1, 3, 32, 32) > 0.5).float()
         >>> metric(logits, label, video_id=["a", "b"], frame_index=torch.arange(3).repeat(2, 1)).shape
-        torch.Size([6, 258])
+        torch.Size([6, 260])
         >>> float(metric.aggregate()) <= 1.0
         True
     """
@@ -59,8 +79,9 @@ class VPSMetric(CumulativeIterationMetric):
         mode: str = "matlab",
         skip_first_last: bool = True,
         label_threshold: float = 0.5,
-        video_key: str = "video_id",
-        frame_key: str = "frame_index",
+        video_key: str = VIDEO_ID,
+        frame_key: str = FRAME_INDEX,
+        write_key: str = FRAME_WRITE,
     ) -> None:
         super().__init__()
         names = (metric_name,) if isinstance(metric_name, str) else tuple(metric_name)
@@ -73,34 +94,31 @@ class VPSMetric(CumulativeIterationMetric):
         self.label_threshold = label_threshold
         self.video_key = video_key
         self.frame_key = frame_key
+        self.write_key = write_key
         self.frame_keys = VPSEvaluator(self.mode, skip_first_last, self.metric_name).frame_keys
         self._video_codes: dict[str, int] = {}
 
     def _row_size(self) -> int:
-        return 2 + sum(256 if k in CURVE_KEYS else 1 for k in self.frame_keys)
+        return _VALUES + sum(256 if k in CURVE_KEYS else 1 for k in self.frame_keys)
 
-    def _identifiers(self, y: torch.Tensor, video_id: Any, frame_index: Any, batch: int, frames: int):
-        meta = getattr(y, "meta", {}) or {}
-        video_id = meta.get(self.video_key) if video_id is None else video_id
-        frame_index = meta.get(self.frame_key) if frame_index is None else frame_index
-        if video_id is None or frame_index is None:
-            missing = self.video_key if video_id is None else self.frame_key
-            raise ValueError(
-                f"VPSMetric needs the video id and frame index of every frame: label metadata key '{missing}' "
-                "is missing (pass a MetaTensor label carrying it, or video_id= and frame_index=)."
-            )
-        videos = [video_id] if isinstance(video_id, (str, int)) else list(video_id)
-        index = torch.as_tensor(frame_index).detach().cpu().numpy() if not isinstance(frame_index, int) else None
-        index = np.full((batch, frames), frame_index) if index is None else index.reshape(-1)
-        if len(videos) != batch or index.size != batch * frames:
-            raise ValueError(
-                f"got {len(videos)} video ids and {index.size} frame indices for a batch of {batch} clips of "
-                f"{frames} frames."
-            )
-        return [str(v) for v in videos], index.reshape(batch, frames)
+    def _identifiers(
+        self, y: torch.Tensor, video_id: Any, frame_index: Any, frame_write: Any, batch: int, frames: int
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        meta = dict(getattr(y, "meta", None) or {})
+        given = {self.video_key: video_id, self.frame_key: frame_index, self.write_key: frame_write}
+        meta.update({k: v for k, v in given.items() if v is not None})
+        try:
+            return batch_frame_ids(meta, batch, frames, self.video_key, self.frame_key, self.write_key)
+        except ValueError as err:
+            raise ValueError(f"VPSMetric needs the video id and frame index of every frame: {err}") from None
 
     def _compute_tensor(  # type: ignore[override]
-        self, y_pred: torch.Tensor, y: torch.Tensor | None = None, video_id: Any = None, frame_index: Any = None
+        self,
+        y_pred: torch.Tensor,
+        y: torch.Tensor | None = None,
+        video_id: Any = None,
+        frame_index: Any = None,
+        frame_write: Any = None,
     ) -> torch.Tensor:
         """
         Args:
@@ -108,9 +126,11 @@ class VPSMetric(CumulativeIterationMetric):
             y: label of the same shape, polyp where > ``label_threshold``.
             video_id: B video ids (default: from ``y.meta``).
             frame_index: (B, T) or (B,) frame indices (default: from ``y.meta``).
+            frame_write: (B, T) or (B,) flags, False for frames not to score (default: from ``y.meta``, or all True).
 
         Returns:
-            (B * T, 2 + n) float64 rows: video code, frame index, the needed per-frame values.
+            (B * T, 4 + n) float64 rows: process rank, video code, frame index, write flag, the needed per-frame
+            values (NaN for frames not written).
         """
         if y is None:
             raise ValueError("VPSMetric needs the label y.")
@@ -125,33 +145,45 @@ class VPSMetric(CumulativeIterationMetric):
         if pred.ndim == 4:
             pred, label = pred.unsqueeze(2), label.unsqueeze(2)
         batch, frames = pred.shape[0], pred.shape[2]
-        videos, index = self._identifiers(y, video_id, frame_index, batch, frames)
+        videos, index, writes = self._identifiers(y, video_id, frame_index, frame_write, batch, frames)
         pred_np = pred[:, 0].detach().cpu().double().numpy()
         gt_np = (label[:, 0] > self.label_threshold).detach().cpu().numpy()
-        rows = []
+        rows = np.full((batch * frames, self._row_size()), np.nan)
+        rank = _rank()
         for b in range(batch):
             code = self._video_codes.setdefault(videos[b], len(self._video_codes))
             for t in range(frames):
-                frame = prepare_frame(np.clip(pred_np[b, t], 0.0, 1.0), gt_np[b, t], self.mode)
-                values = metrics_from_prepared(frame, self.frame_keys)
-                flat = [np.atleast_1d(np.asarray(values[k], dtype=np.float64)) for k in self.frame_keys]
-                rows.append(np.concatenate([[code, index[b, t]], *flat]))
-        return torch.as_tensor(np.stack(rows), dtype=torch.float64, device=y_pred.device)
+                row = rows[b * frames + t]
+                row[:_VALUES] = rank, code, index[b, t], writes[b, t]
+                if writes[b, t]:
+                    frame = prepare_frame(np.clip(pred_np[b, t], 0.0, 1.0), gt_np[b, t], self.mode)
+                    values = metrics_from_prepared(frame, self.frame_keys)
+                    row[_VALUES:] = np.concatenate(
+                        [np.atleast_1d(np.asarray(values[k], dtype=np.float64)) for k in self.frame_keys]
+                    )
+        return torch.as_tensor(rows, dtype=torch.float64, device=y_pred.device)
+
+    def _video_names(self) -> list[list[str]]:
+        """Per process rank, its video names by code (gathered from every process when distributed)."""
+        local = json.dumps(sorted(self._video_codes, key=self._video_codes.__getitem__))
+        return [json.loads(table) for table in string_list_all_gather([local])]
 
     def evaluator(self) -> VPSEvaluator:
-        """A ``VPSEvaluator`` holding every buffered frame (for per-video results or curves)."""
+        """A ``VPSEvaluator`` holding every buffered frame of every process (for per-video results or curves)."""
         data = self.get_buffer()
+        names = self._video_names()
         if not isinstance(data, torch.Tensor) or data.numel() == 0:
             raise ValueError("VPSMetric has no buffered frame to aggregate.")
-        names = {code: name for name, code in self._video_codes.items()}
         ev = VPSEvaluator(self.mode, self.skip_first_last, self.metric_name)
         for row in data.detach().cpu().numpy():
-            values, offset = {}, 2
+            if not row[_WRITE]:
+                continue
+            values, offset = {}, _VALUES
             for k in self.frame_keys:
                 size = 256 if k in CURVE_KEYS else 1
                 values[k] = row[offset : offset + size] if size > 1 else float(row[offset])
                 offset += size
-            ev.add_frame_metrics(values, names[int(row[0])], int(row[1]))
+            ev.add_frame_metrics(values, names[int(row[_RANK])][int(row[_CODE])], int(row[_INDEX]))
         return ev
 
     def aggregate(self) -> torch.Tensor | list[torch.Tensor]:  # type: ignore[override]

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from monai_pns.transforms.crop import RandSymmetricCropResized
+from monai_pns.transforms.frame_meta import FRAME_META_KEYS, batch_frame_ids
 from monai_pns.transforms.loading import LoadFramesd
 from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
-from monai_pns.transforms.sequential import SequentialClipsd, expand_sequential_clips, sequential_windows
+from monai_pns.transforms.sequential import (
+    SequentialClipsd,
+    expand_frames,
+    expand_sequential_clips,
+    sequential_windows,
+)
 from monai_pns.transforms.window import RandClipWindowd, clip_window, count_frames, select_frames, window_starts
 
 __all__ = [
+    "FRAME_META_KEYS",
     "LoadFramesd",
     "PNS_MEAN",
     "PNS_STD",
     "RandClipWindowd",
     "RandSymmetricCropResized",
     "SequentialClipsd",
+    "batch_frame_ids",
     "clip_window",
     "count_frames",
     "eval_transforms",
+    "expand_frames",
     "expand_sequential_clips",
     "select_frames",
     "sequential_windows",

@@ -10,7 +10,7 @@ from monai.transforms import MapTransform
 
 from monai_pns.transforms.window import count_frames, clip_window, select_frames
 
-__all__ = ["SequentialClipsd", "expand_sequential_clips", "sequential_windows"]
+__all__ = ["SequentialClipsd", "expand_frames", "expand_sequential_clips", "sequential_windows"]
 
 
 def sequential_windows(num_frames: int, clip_length: int) -> list[tuple[list[int], list[bool]]]:
@@ -51,7 +51,9 @@ class SequentialClipsd(MapTransform):
     False: clips have ``1 + clip_length`` frames.
 
     MONAI's ``Compose`` applies the following transforms to each clip and ``list_data_collate`` flattens the
-    lists; :func:`expand_sequential_clips` gives the same clips as a flat datalist instead.
+    lists; :func:`expand_sequential_clips` gives the same clips as a flat datalist instead. On loaded
+    ``MetaTensor`` cases the per-frame metadata is cut likewise (see :func:`select_frames`); otherwise
+    :class:`LoadFramesd` records these keys, and the item's ``"case"``, in the loaded tensors' metadata.
 
     Args:
         keys: keys holding the case's frames; all must have the same number of frames.
@@ -100,7 +102,7 @@ class SequentialClipsd(MapTransform):
                 indices, writes = [0] + indices, [False] + writes
             clip = dict(data)
             for key in keys:
-                clip[key] = select_frames(data[key], indices)
+                clip[key] = select_frames(data[key], indices, writes)
             clip[self.index_key] = indices
             clip[self.write_key] = writes
             if has_refs:
@@ -126,3 +128,25 @@ def expand_sequential_clips(
     """
     split = SequentialClipsd(keys, clip_length=clip_length, anchor=anchor, allow_missing_keys=True)
     return [clip for case in cases for clip in split(case)]
+
+
+def expand_frames(cases: Iterable[Mapping[Hashable, object]], keys: Sequence[str] = ("image", "label")) -> list[dict]:
+    """Every frame of every case of a datalist split as a single-image item, in order.
+
+    Each item holds one frame ref under each of ``keys`` (so that :class:`LoadFramesd` gives (C, H, W) tensors),
+    and the scalars ``frame_index``, ``frame_write`` (True) and ``frame_path``, besides the case's other keys:
+    phase-1 models validated frame by frame on the videos, with the same per-video protocol as clips.
+
+    Examples::
+
+        >>> items = expand_frames([{"case": "v", "image": ["0.jpg", "1.jpg"], "label": ["0.png", "1.png"]}])
+        >>> [(i["image"], i["frame_index"]) for i in items]  # [('0.jpg', 0), ('1.jpg', 1)]
+    """
+    items = []
+    for clip in expand_sequential_clips(cases, keys, clip_length=1):
+        for key in (*keys, "frame_index", "frame_write", "frame_path"):
+            if key in clip:
+                value = clip[key]
+                clip[key] = value[:, 0] if hasattr(value, "ndim") else value[0]  # type: ignore[index]
+        items.append(clip)
+    return items

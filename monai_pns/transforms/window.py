@@ -9,6 +9,8 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
+from monai_pns.transforms.frame_meta import with_frame_meta
+
 __all__ = ["RandClipWindowd", "clip_window", "count_frames", "select_frames", "window_starts"]
 
 
@@ -48,12 +50,17 @@ def _length(value: object, key: Hashable) -> int:
     raise ValueError(f"key '{key}': expected a list of frames or a (C, T, H, W) array, got {type(value).__name__}.")
 
 
-def select_frames(value: object, indices: Sequence[int]) -> object:
-    """Frames ``indices`` of a list of frame refs, or of a (C, T, H, W) tensor/array along T."""
+def select_frames(value: object, indices: Sequence[int], writes: Sequence[bool] | None = None) -> object:
+    """Frames ``indices`` of a list of frame refs, or of a (C, T, H, W) tensor/array along T.
+
+    A loaded ``MetaTensor`` gets its per-frame metadata (``frame_index``, ``frame_path``, ...) cut likewise, with
+    ``writes`` as its new ``frame_write`` flags when given.
+    """
     if isinstance(value, (list, tuple)):
         return [value[i] for i in indices]
     if isinstance(value, torch.Tensor):
-        return value[:, torch.as_tensor(list(indices), dtype=torch.long, device=value.device)]
+        selected = value[:, torch.as_tensor(list(indices), dtype=torch.long, device=value.device)]
+        return with_frame_meta(selected, indices, writes)
     return value[:, list(indices)]  # type: ignore[index]
 
 
@@ -69,9 +76,10 @@ class RandClipWindowd(Randomizable, MapTransform):
     """Draw a random window of ``clip_length`` frames from a case (one draw for all ``keys``).
 
     Works before loading (on the lists of frame refs of a datalist case: only the window is then read) or after
-    it (on (C, N, H, W) tensors: the case can be cached whole). The window's frame indices are stored under
-    ``index_key``. Draws come from ``self.R`` (MONAI ``Randomizable``), so ``set_random_state`` on the transform
-    or its ``Compose``, and ``monai.utils.set_determinism`` with a MONAI ``DataLoader``, make them reproducible.
+    it (on (C, N, H, W) tensors: the case can be cached whole; a loaded ``MetaTensor``'s frame metadata is cut to
+    the window too). The window's frame indices are stored under ``index_key``. Draws come from ``self.R`` (MONAI
+    ``Randomizable``), so ``set_random_state`` on the transform or its ``Compose``, and
+    ``monai.utils.set_determinism`` with a MONAI ``DataLoader``, make them reproducible.
 
     With ``anchor`` (PNS+) frame 0 of the case is put before the window: T becomes ``1 + clip_length``.
 

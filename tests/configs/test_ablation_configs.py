@@ -11,7 +11,9 @@ from monai.bundle import ConfigParser
 
 from monai_pns.networks import PNSNet
 
-ABLATION_DIR = Path(__file__).resolve().parents[2] / "configs" / "ablation"
+ROOT = Path(__file__).resolve().parents[2]
+ABLATION_DIR = ROOT / "configs" / "ablation"
+TRAIN_JSON = ROOT / "bundles" / "pns_net" / "configs" / "train.json"
 # Table 2: (N, soft attention, norm, R); row #1 is the base network alone (no NS block).
 TABLE_2 = {
     "row1_base": (None, None, None, 0),
@@ -31,12 +33,10 @@ def test_one_file_per_row():
 
 
 @pytest.mark.parametrize("row", sorted(TABLE_2))
-def test_row_builds_the_ablated_network(row, tmp_path):
-    base = tmp_path / "train.json"
-    base.write_text(json.dumps({"network_def": {"_target_": "monai_pns.networks.PNSNet", "norm_shape": None}}))
+def test_row_builds_the_ablated_network(row):
     overrides = json.loads((ABLATION_DIR / f"{row}.json").read_text())
-    assert all(key.startswith("network_def#") for key in overrides)  # network arguments only
-    parser = ConfigParser(ConfigParser.load_config_files([base, ABLATION_DIR / f"{row}.json"]))
+    assert all(key.startswith("network_kwargs#") for key in overrides)  # network arguments only
+    parser = ConfigParser(ConfigParser.load_config_files([TRAIN_JSON, ABLATION_DIR / f"{row}.json"]))
     net = parser.get_parsed_content("network_def")
     assert isinstance(net, PNSNet)
     num_groups, soft, norm, num_blocks = TABLE_2[row]

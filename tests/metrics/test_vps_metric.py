@@ -3,11 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.engines import SupervisedEvaluator
 from monai.handlers import CheckpointSaver, IgniteMetricHandler, from_engine
 
 from monai_pns.metrics import VPSEvaluator, VPSMetric
+from monai_pns.transforms import eval_transforms, expand_frames, expand_sequential_clips, sequential_windows
+from tests.stand_ins import RedLogits, synthetic_test_videos
 
 
 def make_clips(seed: int = 0, frames: int = 2, size: int = 24):
@@ -76,7 +80,7 @@ def test_direct_call_multiple_names_and_2d():
         label = item["label"].as_tensor()[:, 0][None]
         meta = item["label"].meta
         rows = metric(logits, label, video_id=[meta["video_id"]], frame_index=meta["frame_index"])
-        assert rows.shape == (1, 2 + 256 + 256 + 1)
+        assert rows.shape == (1, 4 + 256 + 256 + 1)
     values = metric.aggregate()
     expected = reference(items, ("maxDice", "meanIoU", "MAE"), skip_first_last=False)
     np.testing.assert_allclose([float(v) for v in values], [expected[k] for k in ("maxDice", "meanIoU", "MAE")])
@@ -96,3 +100,146 @@ def test_ill_arg():
         metric(x, x, video_id=["a", "b"], frame_index=[[0, 1]])
     with pytest.raises(ValueError, match="maxdise"):
         VPSMetric("maxdise")
+
+
+# --- the metric inside MONAI engines, fed by the library's transforms as they are -------------------------------
+
+SIZE = (32, 48)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    return synthetic_test_videos(tmp_path_factory.mktemp("syn"))[1]
+
+
+def _evaluator(items, transform, metric_names, decollate):
+    loader = DataLoader(Dataset(items, transform), batch_size=2, num_workers=0)
+    metrics = {
+        name: IgniteMetricHandler(VPSMetric(name, sigmoid=True), output_transform=from_engine(["pred", "label"]),
+                                  save_details=False)
+        for name in metric_names
+    }
+    return SupervisedEvaluator(device=torch.device("cpu"), val_data_loader=loader, network=RedLogits(),
+                               key_val_metric={metric_names[0]: metrics[metric_names[0]]},
+                               additional_metrics={n: metrics[n] for n in metric_names[1:]}, decollate=decollate)
+
+
+def _whole_video_reference(cases, names):
+    """Each video loaded whole (T = all its frames), predicted at once and every frame scored once."""
+    ev = VPSEvaluator(summary_keys=names)
+    transform = eval_transforms(spatial_size=SIZE)
+    for case in cases:
+        d = transform({"image": case["image"], "label": case["label"]})
+        prob = torch.sigmoid(RedLogits()(d["image"].as_tensor()[None]))[0, 0].double().numpy()
+        label = d["label"].as_tensor()[0].numpy() > 0.5
+        for i in range(len(case["image"])):
+            ev.add_frame(prob[i], label[i], case["case"], i)
+    return ev.set_results()["default"]
+
+
+@pytest.mark.parametrize("decollate, anchor", [(True, False), (False, False), (True, True)])
+def test_evaluator_on_sequential_clips(videos, decollate, anchor):
+    """expand_sequential_clips + eval_transforms + VPSMetric, no hand-made ids: the shifted last clip's overlap
+    (and the PNS+ anchor frame) are scored once, from the clip that writes them."""
+    names = ("maxDice", "S_alpha")
+    clips = expand_sequential_clips(videos, clip_length=5, anchor=anchor)
+    evaluator = _evaluator(clips, eval_transforms(spatial_size=SIZE), names, decollate)
+    evaluator.run()
+    expected = _whole_video_reference(videos, names)
+    assert 0.1 < expected["maxDice"] < 0.99 and expected["frames"] == 2 * 10
+    for name in names:
+        assert evaluator.state.metrics[name] == pytest.approx(expected[name], abs=1e-12)
+
+
+def test_evaluator_on_single_frames(videos):
+    """Phase-1 validation: every frame of the videos as a (C, H, W) item (expand_frames), scored per video."""
+    names = ("maxDice", "MAE")
+    evaluator = _evaluator(expand_frames(videos), eval_transforms(clip=False, spatial_size=SIZE), names, True)
+    evaluator.run()
+    ev = VPSEvaluator(summary_keys=names)
+    transform = eval_transforms(clip=False, spatial_size=SIZE)
+    for case in videos:
+        for i, (image, label) in enumerate(zip(case["image"], case["label"])):
+            d = transform({"image": image, "label": label})
+            prob = torch.sigmoid(RedLogits()(d["image"].as_tensor()[None]))[0, 0].double().numpy()
+            ev.add_frame(prob, d["label"].as_tensor()[0].numpy() > 0.5, case["case"], i)
+    expected = ev.set_results()["default"]
+    assert 0.1 < expected["maxDice"] < 0.99
+    for name in names:
+        assert evaluator.state.metrics[name] == pytest.approx(expected[name], abs=1e-12)
+
+
+def test_frame_write_flags():
+    items = make_clips(seed=2, frames=2)
+    metric = VPSMetric(("maxDice", "MAE"), sigmoid=True, skip_first_last=False)
+    kept = []
+    for k, item in enumerate(items):
+        writes = torch.tensor([True, k % 2 == 0])  # the second frame of every other clip is not scored
+        rows = metric(item["image"][None], item["label"][None], frame_write=writes[None])
+        assert rows[:, 3].tolist() == writes.float().tolist()
+        assert torch.isnan(rows[1, 4:]).all() == (not writes[1])
+        kept.append({"image": item["image"][:, writes],
+                     "label": MetaTensor(item["label"].as_tensor()[:, writes],
+                                         meta={"video_id": item["label"].meta["video_id"],
+                                               "frame_index": item["label"].meta["frame_index"][writes]})})
+    expected = reference(kept, ("maxDice", "MAE"), skip_first_last=False)
+    np.testing.assert_array_equal([float(v) for v in metric.aggregate()], [expected["maxDice"], expected["MAE"]])
+    metric(items[0]["image"][None], items[0]["label"][None])  # frames 0, 1 of v1 scored again
+    with pytest.raises(ValueError, match="frame 0 of video 'v1' .* was added twice"):
+        metric.aggregate()
+
+
+# --- across processes --------------------------------------------------------------------------------------------
+
+NAMES = ("maxDice", "S_alpha", "MAE")
+
+
+def _video_items():
+    """Clips of 3 frames (the last one shifted, its overlap flagged False) of four videos, in order."""
+    g = torch.Generator().manual_seed(7)
+    items = []
+    for video, length in (("v1", 6), ("v2", 5), ("v3", 9), ("v4", 4)):
+        for indices, writes in sequential_windows(length, 3):
+            label = (torch.rand(1, 3, 20, 20, generator=g) > 0.7).float()
+            logits = 3 * (label - 0.5) + 2 * torch.randn(label.shape, generator=g)
+            meta = {"video_id": video, "frame_index": torch.tensor(indices), "frame_write": torch.tensor(writes)}
+            items.append((logits, MetaTensor(label, meta=meta)))
+    return items
+
+
+def _shares():
+    """Rank 0: v1, v2 and the first clip of v3 (15 frames); rank 1: the rest of v3 and v4 (12 frames). Each
+    rank codes its first video 0, so rows carrying only the code would mix v1 with v3."""
+    items = _video_items()
+    return items[:5], items[5:]
+
+
+def _score(items):
+    metric = VPSMetric(NAMES, sigmoid=True)
+    for logits, label in items:
+        metric(logits[None], label[None])
+    values = [float(v) for v in metric.aggregate()]
+    return values, metric.evaluator().video_results()
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        values, videos = _score(_shares()[rank])
+        torch.save({"values": values, "videos": videos}, f"{out_dir}/{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_aggregate_like_one(tmp_path):
+    shares = _shares()
+    assert sum(writes for _, label in shares[0] for writes in label.meta["frame_write"].tolist()) == 14
+    assert len(shares[0]) * 3 == 15 and len(shares[1]) * 3 == 12  # uneven buffers: MONAI pads the gather
+    mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    values, videos = _score(_video_items())
+    assert [v["video"] for v in videos] == ["v1", "v2", "v3", "v4"] and sum(v["frames"] for v in videos) == 24 - 8
+    for rank in (0, 1):
+        result = torch.load(tmp_path / f"{rank}.pt", weights_only=False)
+        assert result["values"] == values  # exactly the 1-process numbers, on every rank
+        assert result["videos"] == videos

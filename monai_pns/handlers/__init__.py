@@ -1,0 +1,27 @@
+"""Engine glue: MLflow tracking of multi-phase runs, resumable training state, gradient clipping, progress bars,
+prediction PNGs and overlays."""
+
+from __future__ import annotations
+
+from .checkpoints import TrainingState, latest_checkpoint, require_checkpoint
+from .evaluation_report import EvaluationReport
+from .gradient_clipping import GradientClipping
+from .mlflow_tracking import PhaseMLFlowHandler, end_mlflow_run
+from .overlay_saver import OverlaySaver
+from .prediction_writer import VPSPredictionWriter, frame_stem, probability_to_uint8
+from .progress_bar import ProgressBarHandler
+
+__all__ = [
+    "EvaluationReport",
+    "GradientClipping",
+    "OverlaySaver",
+    "PhaseMLFlowHandler",
+    "ProgressBarHandler",
+    "TrainingState",
+    "VPSPredictionWriter",
+    "end_mlflow_run",
+    "frame_stem",
+    "latest_checkpoint",
+    "probability_to_uint8",
+    "require_checkpoint",
+]

@@ -1,0 +1,68 @@
+"""Score the written prediction PNGs with the evaluation protocol when an evaluator's epoch ends."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ignite.engine import Engine, Events
+
+from monai_pns.evaluate import PAPER_COLUMNS, evaluate_predictions
+
+__all__ = ["EvaluationReport"]
+
+
+class EvaluationReport:
+    """At the end of an evaluation epoch, score the 8-bit prediction PNGs that a ``VPSPredictionWriter`` (attached
+    before this handler) wrote, exactly as the reference toolboxes score files
+    (``monai_pns.evaluate.evaluate_predictions``): per-video CSV, summary CSV/JSON/markdown in the paper's layout and
+    the threshold-curve plots go to ``output_dir``. The summary values are put into ``engine.state.metrics`` as
+    ``"<set>/<metric>"`` (e.g. ``"Synthetic-Test/maxDice"``), where a tracking handler attached after this one logs
+    them; ``self.summary`` keeps the whole summary.
+
+    Args:
+        pred_root: the folder the writer fills (``<pred_root>/<case>/<frame>.png``); its name is the model name.
+        output_dir: folder of the reports.
+        datalist: the ground truth: a datalist dict or JSON file (``monai_pns.data.build_datalist``).
+        data_list_key: the datalist key scored (default: the layout's test key).
+        mode: "matlab" or "sunseg" metric definitions (default: by layout).
+        metric_names: the summary values copied into ``engine.state.metrics`` (default: the paper's columns of the
+            mode, plus maxDice).
+
+    Examples::
+
+        >>> handlers = [VPSPredictionWriter("runs/pred/PNSNet"),
+        ...             EvaluationReport("runs/pred/PNSNet", "runs/evaluation", datalist=datalist)]
+    """
+
+    def __init__(
+        self,
+        pred_root: str | os.PathLike,
+        output_dir: str | os.PathLike,
+        datalist: str | os.PathLike | Mapping,
+        data_list_key: str | None = None,
+        mode: str | None = None,
+        metric_names: tuple[str, ...] | None = None,
+    ) -> None:
+        self.pred_root = pred_root
+        self.output_dir = output_dir
+        self.datalist = datalist
+        self.data_list_key = data_list_key
+        self.mode = mode
+        self.metric_names = metric_names
+        self.summary: dict | None = None
+
+    def attach(self, engine: Engine) -> None:
+        if not engine.has_event_handler(self, Events.EPOCH_COMPLETED):
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        summary = evaluate_predictions(
+            self.pred_root, self.output_dir, datalist=self.datalist, data_list_key=self.data_list_key, mode=self.mode
+        )
+        names = self.metric_names or tuple(dict.fromkeys(("maxDice", *PAPER_COLUMNS[summary["mode"]])))
+        for model_results in summary["results"].values():
+            for set_name, values in model_results.items():
+                for name in names:
+                    engine.state.metrics[f"{set_name}/{name}"] = float(values[name])
+        self.summary = summary

@@ -1,0 +1,56 @@
+"""A tqdm progress bar for MONAI engines, configurable from a bundle config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ignite.engine import Engine
+from ignite.handlers import ProgressBar
+
+__all__ = ["ProgressBarHandler"]
+
+
+class ProgressBarHandler:
+    """Ignite's ``ProgressBar`` (epoch, iteration, it/s) with an ``attach(engine)`` that MONAI's ``train_handlers`` /
+    ``val_handlers`` lists can call, showing the value of ``output_transform`` (e.g. the loss).
+
+    Args:
+        output_transform: maps ``engine.state.output`` to a number or a dict of numbers to show; None: nothing.
+        desc: text before the bar (default: the epoch counter Ignite shows).
+        persist: keep the bar on screen after each epoch.
+        disable: no bar (e.g. in logs collected by a batch system).
+
+    Examples::
+
+        >>> bar = ProgressBarHandler(output_transform=monai.handlers.from_engine(["loss"], first=True))
+        >>> trainer = SupervisedTrainer(..., train_handlers=[bar])
+    """
+
+    def __init__(
+        self,
+        output_transform: Callable | None = None,
+        desc: str | None = None,
+        persist: bool = False,
+        disable: bool = False,
+    ) -> None:
+        self.output_transform = output_transform
+        self.desc = desc
+        self.persist = persist
+        self.disable = disable
+
+    def attach(self, engine: Engine) -> None:
+        if self.disable:
+            return
+        kwargs = {} if self.desc is None else {"desc": self.desc}
+        transform = None
+        if self.output_transform is not None:
+            transform = self._named(self.output_transform)
+        ProgressBar(persist=self.persist, **kwargs).attach(engine, output_transform=transform)
+
+    @staticmethod
+    def _named(transform: Callable) -> Callable:
+        def shown(output):
+            value = transform(output)
+            return value if isinstance(value, dict) else {"loss": float(value)}
+
+        return shown

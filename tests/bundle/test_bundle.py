@@ -1,0 +1,228 @@
+"""bundles/pns_net end to end on a tiny synthetic set: training, evaluating, resume, MLflow records, bad overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import mlflow
+import pytest
+import torch
+from monai.bundle import run as bundle_run
+from monai.bundle import verify_net_in_out
+from monai.utils import path_to_sqlite_uri
+
+from monai_pns.data import generate_synthetic_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "bundles" / "pns_net" / "configs"
+TRAIN, EVALUATE = CONFIGS / "train.json", CONFIGS / "evaluate.json"
+TINY = {"spatial_size": [32, 64], "batch_size": 2, "pretrain_epochs": 1, "finetune_epochs": 1, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("data") / "synthetic"
+    generate_synthetic_dataset(
+        root, num_train_videos=4, num_test_videos=2, num_frames=7, num_images=4, height=32, width=64
+    )
+    return str(root)
+
+
+def run(run_id: str, configs, **overrides):
+    return bundle_run(run_id, config_file=[str(c) for c in configs], **{**TINY, **overrides})
+
+
+def runs_of(output_dir) -> tuple[mlflow.MlflowClient, list]:
+    client = mlflow.MlflowClient(path_to_sqlite_uri(str(Path(output_dir) / "mlruns.db")))
+    experiment = client.get_experiment_by_name("pns_net")
+    return client, [] if experiment is None else client.search_runs([experiment.experiment_id])
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "trained"
+    run("training", [TRAIN], dataset_dir=dataset, output_dir=str(out), run_name="tiny-training")
+    return out
+
+
+def test_training_writes_both_phases_and_one_finished_run(trained):
+    for phase in ("pretrain", "finetune"):
+        state = torch.load(trained / phase / "model.pt", weights_only=True)
+        assert "decoder.high_reduce.weight" in state  # a plain PNSNet state dict
+        assert [p.name for p in (trained / phase / "state").iterdir()] == ["checkpoint_epoch=1.pt"]
+    settings = json.loads((trained / "settings.json").read_text())
+    assert settings["spatial_size"] == [32, 64] and settings["train_videos"] == 3 and settings["val_videos"] == 1
+    assert stat_mode(trained / "settings.json") == 0o666 & ~current_umask()
+
+    client, runs = runs_of(trained)
+    assert [(r.info.run_name, r.info.status) for r in runs] == [("tiny-training", "FINISHED")]
+    run_id, data = runs[0].info.run_id, runs[0].data
+    assert data.params["network"] == "PNSNet" and data.params["clip_length"] == "5"
+    assert data.params["spatial_size"] == "[32, 64]" and data.params["versions.monai"]
+    # 16 phase-1 images (4 IVPS + 3 videos x 4... frames) in batches of 2; 3 training videos -> 2 batches of clips
+    images = settings["train_images"]
+    assert len(client.get_metric_history(run_id, "pretrain/loss")) == -(-images // 2)
+    assert len(client.get_metric_history(run_id, "finetune/loss")) == 2
+    for name in ("pretrain/val_maxDice", "finetune/val_maxDice", "finetune/lr_group_0"):
+        assert name in data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run_id, "finetune")}
+    assert {"finetune/model.pt", "finetune/settings.json", "finetune/configs", "finetune/overlays"} <= artifacts
+    assert "pretrain/model.pt" in {a.path for a in client.list_artifacts(run_id, "pretrain")}
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_evaluating_writes_every_test_frame_once_and_scores_the_files(trained, dataset):
+    run("evaluating", [TRAIN, EVALUATE], dataset_dir=dataset, output_dir=str(trained), run_name="tiny-eval")
+    gt = sorted((Path(dataset) / "VPS-TestSet" / "Synthetic-Test" / "GT").glob("*/*.png"))
+    preds = sorted((trained / "predictions" / "PNSNet" / "Synthetic-Test").glob("*/*.png"))
+    assert len(gt) == 14 and [p.relative_to(p.parents[1]) for p in preds] == [g.relative_to(g.parents[1]) for g in gt]
+    assert cv2.imread(str(preds[0]), cv2.IMREAD_UNCHANGED).shape == (32, 64)  # the original frame size
+    summary = json.loads((trained / "evaluation" / "summary.json").read_text())
+    result = summary["results"]["PNSNet"]["Synthetic-Test"]
+    assert summary["mode"] == "matlab" and result["videos"] == 2
+
+    client, runs = runs_of(trained)
+    evaluation = next(r for r in runs if r.info.run_name == "tiny-eval")
+    assert evaluation.info.status == "FINISHED"
+    for name in ("maxDice", "maxSpe", "maxIoU", "S_alpha", "meanEm", "MAE"):
+        assert evaluation.data.metrics[f"test/Synthetic-Test/{name}"] == pytest.approx(result[name], abs=1e-12)
+    artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "test/evaluation")}
+    assert {"test/evaluation/per_video.csv", "test/evaluation/summary.md", "test/evaluation/curves_Synthetic-Test.png"} <= artifacts
+
+
+def test_verify_net_in_out():
+    verify_net_in_out(net_id="network_def", meta_file=str(CONFIGS / "metadata.json"), config_file=str(TRAIN),
+                      n=1, any=16, extra_forward_args=None)
+
+
+def test_ctrl_c_marks_the_run_failed_and_training_resumes(dataset, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "monai.bundle", "run", "pretraining", "--config_file", str(TRAIN),
+               "--dataset_dir", dataset, "--output_dir", str(out), "--spatial_size", "[32,64]",
+               "--pretrain_epochs", "3", "--progress", "False", "--run_name", "interrupted", "--val_interval", "5"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = out / "pretrain" / "state"
+    deadline = time.monotonic() + 300
+    while not list(state.glob("checkpoint_epoch=1.pt")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    log, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, log
+    _, runs = runs_of(out)
+    assert [(r.info.run_name, r.info.status) for r in runs] == [("interrupted", "FAILED")]
+    assert runs[0].data.tags["error"].startswith("KeyboardInterrupt")
+    done = sorted(int(p.stem.split("=")[1]) for p in state.glob("checkpoint_epoch=*.pt"))
+    assert done and done[-1] < 3
+
+    resumed = subprocess.run(command[:-4] + ["--run_name", "resumed", "--val_interval", "5"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"Engine run resuming from iteration {done[-1] * 2}, epoch {done[-1]} until 3 epochs" in resumed.stdout + resumed.stderr
+    assert (state / "checkpoint_epoch=3.pt").is_file()
+    _, runs = runs_of(out)
+    assert {(r.info.run_name, r.info.status) for r in runs} == {("interrupted", "FAILED"), ("resumed", "FINISHED")}
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"dataset_dir": "/no/such/folder"}, "dataset root '/no/such/folder' is not a folder"),
+        ({"layout": "kvasirr"}, "Unsupported option 'kvasirr'"),
+        ({"clip_length": 0}, "clip_length must be >= 1, got clip_length=0"),
+    ],
+)
+def test_bad_overrides_fail_before_any_output(dataset, tmp_path, overrides, message):
+    out = tmp_path / "out"
+    with pytest.raises(Exception) as error:
+        run("training", [TRAIN], **{"dataset_dir": dataset, "output_dir": str(out), **overrides})
+    assert message in "".join(str(e) for e in _chain(error.value))
+    assert not out.exists()
+
+
+def test_finetuning_without_phase_1_names_the_checkpoint(dataset, tmp_path):
+    with pytest.raises(Exception) as error:
+        run("finetuning", [TRAIN], dataset_dir=dataset, output_dir=str(tmp_path / "out"))
+    text = " ".join(str(e) for e in _chain(error.value))
+    assert f"checkpoint '{tmp_path / 'out' / 'pretrain' / 'model.pt'}' does not exist" in text
+    assert "run `pretraining` first" in text
+    assert runs_of(tmp_path / "out")[1] == []
+
+
+def test_checkpoint_of_another_architecture_is_refused(trained, dataset, tmp_path):
+    wrong = tmp_path / "unet.pt"
+    torch.save(torch.nn.Conv2d(3, 1, 3).state_dict(), wrong)
+    out = tmp_path / "eval"
+    with pytest.raises(Exception) as error:
+        run("evaluating", [TRAIN, EVALUATE], dataset_dir=dataset, output_dir=str(out), ckpt_path=str(wrong))
+    assert "Missing key(s) in state_dict" in " ".join(str(e) for e in _chain(error.value))
+    assert not (out / "predictions").exists() and not (out / "evaluation").exists()
+    assert all(r.info.status != "RUNNING" for r in runs_of(out)[1])
+
+
+def _chain(error: BaseException):
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_the_mlflow_server_serves_the_training_run(trained):
+    """What `mlflow ui` shows a user: the experiment and its finished run, read through MLflow's REST API."""
+    port = _free_port()
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [str(mlflow_cli), "server", "--backend-store-uri", path_to_sqlite_uri(str(trained / "mlruns.db")),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        deadline, experiments = time.monotonic() + 120, None
+        while experiments is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                experiments = _post(f"{base}/experiments/search", {"max_results": 10})["experiments"]
+            except OSError:
+                time.sleep(0.5)
+        assert experiments is not None, "mlflow server did not answer within 120 s"
+        experiment = next(e for e in experiments if e["name"] == "pns_net")
+        runs = _post(f"{base}/runs/search", {"experiment_ids": [experiment["experiment_id"]]})["runs"]
+        training = next(r for r in runs if r["info"]["run_name"] == "tiny-training")
+        assert training["info"]["status"] == "FINISHED"
+        metrics = {m["key"] for m in training["data"]["metrics"]}
+        assert {"pretrain/loss", "finetune/loss", "pretrain/val_maxDice", "finetune/val_maxDice"} <= metrics
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

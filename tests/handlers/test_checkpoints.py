@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from ignite.engine import Events
+from monai.engines import SupervisedTrainer
+from monai.handlers import LrScheduleHandler
+
+from monai_pns.handlers import TrainingState, latest_checkpoint, require_checkpoint
+
+
+def _setup(save_dir, max_epochs, stop_after=None):
+    torch.manual_seed(0)
+    net = torch.nn.Linear(2, 1)
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    data = [{"image": torch.ones(1, 2) * i, "label": torch.ones(1, 1)} for i in range(3)]
+    state = TrainingState(save_dir, {"network": net, "optimizer": opt, "lr_scheduler": sched})
+    trainer = SupervisedTrainer(
+        device=torch.device("cpu"), max_epochs=max_epochs, train_data_loader=data, network=net, optimizer=opt,
+        loss_function=torch.nn.MSELoss(), train_handlers=[LrScheduleHandler(sched, print_lr=False), state],
+    )
+    if stop_after is not None:
+        @trainer.on(Events.EPOCH_COMPLETED(once=stop_after))
+        def _interrupt(engine):
+            raise KeyboardInterrupt
+
+    return trainer, net, opt, state
+
+
+def test_resume_continues_where_an_interrupted_run_stopped(tmp_path):
+    reference, ref_net, ref_opt, _ = _setup(tmp_path / "ref", 4)
+    reference.run()
+
+    interrupted, _, _, _ = _setup(tmp_path / "run", 4, stop_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run()
+    assert latest_checkpoint(tmp_path / "run").name == "checkpoint_epoch=2.pt"
+
+    resumed, net, opt, state = _setup(tmp_path / "run", 4)
+    assert state.resumed_from == tmp_path / "run" / "checkpoint_epoch=2.pt"
+    resumed.run()
+    assert resumed.state.epoch == 4 and resumed.state.iteration == 12
+    for a, b in zip(net.parameters(), ref_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert opt.param_groups[0]["lr"] == ref_opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**4)
+    assert latest_checkpoint(tmp_path / "run").name == "checkpoint_epoch=4.pt"
+
+
+def test_latest_checkpoint_orders_epochs_numerically(tmp_path):
+    assert latest_checkpoint(tmp_path) is None
+    for n in (2, 10, 9):
+        (tmp_path / f"checkpoint_epoch={n}.pt").write_bytes(b"")
+    (tmp_path / "checkpoint_key_metric=0.9.pt").write_bytes(b"")
+    assert latest_checkpoint(tmp_path).name == "checkpoint_epoch=10.pt"
+
+
+def test_require_checkpoint(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"x")
+    assert require_checkpoint(tmp_path / "model.pt") == str(tmp_path / "model.pt")
+    with pytest.raises(FileNotFoundError, match=r"checkpoint '.*missing.pt' does not exist: run pretraining first\."):
+        require_checkpoint(tmp_path / "missing.pt", "run pretraining first")
+
+
+def test_trainer_in_save_dict_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="must not hold 'trainer'"):
+        TrainingState(tmp_path, {"trainer": object()})

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from ignite.engine import Engine
+
+from monai_pns.handlers import OverlaySaver
+
+
+
+def test_overlays_tint_the_predicted_polyp_of_the_middle_frame(tmp_path):
+    image = torch.zeros(3, 5, 8, 10)
+    image[:, 2] = 0.5  # middle frame grey
+    image[0, 2, 0, 0] = 1.0  # stretches the display range to [0, 1]: grey -> 0.5
+    image[0, 2, 0, 1] = 0.0
+    logits = torch.full((1, 5, 8, 10), -10.0)
+    logits[0, 2, 2:5, 3:7] = 10.0  # polyp only in the middle frame
+    batch = [{"image": image, "pred": logits}] * 4
+    engine = Engine(lambda e, b: b)
+    OverlaySaver(tmp_path, max_images=3).attach(engine)
+    engine.run([batch], max_epochs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overlay_0.png", "overlay_1.png", "overlay_2.png"]
+    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "overlay_0.png")), cv2.COLOR_BGR2RGB).astype(int)
+    assert rgb.shape == (8, 10, 3)
+    inside, outside = rgb[3, 4], rgb[6, 1]
+    assert outside.tolist() == [128, 128, 128]  # 0.5 grey, untouched
+    assert inside[0] > inside[2] + 60  # red-tinted
+    assert not np.array_equal(inside, outside)
+
+
+def test_2d_items_and_bad_count(tmp_path):
+    engine = Engine(lambda e, b: b)
+    OverlaySaver(tmp_path / "o", max_images=1).attach(engine)
+    engine.run([[{"image": torch.rand(3, 6, 6), "pred": torch.zeros(1, 6, 6)}] * 2], max_epochs=1)
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["overlay_0.png"]
+    with pytest.raises(ValueError, match="max_images=0"):
+        OverlaySaver(tmp_path, max_images=0)

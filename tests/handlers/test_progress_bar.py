@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from ignite.engine import Engine
+
+from monai_pns.handlers import ProgressBarHandler
+
+
+def test_bar_shows_the_transformed_output(capsys):
+    engine = Engine(lambda e, batch: [{"loss": 0.25 * batch}])
+    ProgressBarHandler(output_transform=lambda out: out[0]["loss"], desc="finetune", persist=True).attach(engine)
+    engine.run([1, 2, 3], max_epochs=1)
+    err = capsys.readouterr().err
+    assert "finetune" in err and "loss=0.75" in err and "3/3" in err
+
+
+def test_disabled_bar_prints_nothing(capsys):
+    engine = Engine(lambda e, batch: batch)
+    ProgressBarHandler(disable=True).attach(engine)
+    engine.run([1, 2], max_epochs=1)
+    assert capsys.readouterr().err == ""

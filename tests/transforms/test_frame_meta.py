@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from monai.data import DataLoader, Dataset, MetaTensor, decollate_batch, list_data_collate
+
+from monai_pns.transforms import (
+    LoadFramesd,
+    SequentialClipsd,
+    batch_frame_ids,
+    eval_transforms,
+    expand_frames,
+    expand_sequential_clips,
+    train_transforms,
+)
+from tests.stand_ins import synthetic_test_videos
+
+SIZE = (32, 48)
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    return synthetic_test_videos(tmp_path_factory.mktemp("syn"))[1]
+
+
+def _meta_of(item, key):
+    assert isinstance(item[key], MetaTensor)
+    return item[key].meta
+
+
+def test_eval_clips_carry_the_contract(cases):
+    clips = expand_sequential_clips(cases, clip_length=5)
+    transform = eval_transforms(spatial_size=SIZE)
+    for clip in clips:
+        out = transform(clip)
+        for key in ("image", "label"):
+            meta = _meta_of(out, key)
+            assert meta["video_id"] == clip["case"] and "/" in meta["video_id"]
+            assert meta["frame_index"].dtype == torch.long and meta["frame_index"].tolist() == clip["frame_index"]
+            assert meta["frame_write"].dtype == torch.bool and meta["frame_write"].tolist() == clip["frame_write"]
+            assert meta["frame_path"] == clip["image"]  # the frame refs (not the mask paths) for the label too
+            assert meta["spatial_shape"].tolist() == [5, 48, 80]  # original size, before Resized
+        assert out["frame_index"] == clip["frame_index"]  # the item's own keys stay as they were
+    assert [c["frame_write"] for c in clips[:3]] == [[True] * 5, [True] * 5, [False] * 3 + [True] * 2]
+
+
+@pytest.mark.parametrize("load_whole_case", [False, True])
+def test_training_clips_keep_the_contract_through_augmentation(cases, load_whole_case):
+    """RandClipWindowd before or after loading, then Resized, crop, flip, intensity changes and normalisation."""
+    t = train_transforms(clip_length=4, spatial_size=SIZE, flip_prob=1.0, intensity_prob=1.0,
+                         load_whole_case=load_whole_case)
+    t.set_random_state(3)
+    for _ in range(3):
+        out = t(cases[1])
+        window = out["frame_index"]
+        assert len(window) == 4 and 1 <= window[0] and window[-1] <= 10
+        for key in ("image", "label"):
+            meta = _meta_of(out, key)
+            assert meta["video_id"] == cases[1]["case"]
+            assert meta["frame_index"].tolist() == window
+            assert meta["frame_write"].tolist() == [True] * 4
+            assert meta["frame_path"] == [cases[1]["image"][i] for i in window]
+            assert meta["spatial_shape"].tolist() == [4, 48, 80]
+
+
+def test_anchor_clips_of_a_loaded_case(cases):
+    """SequentialClipsd on an already loaded MetaTensor case cuts its metadata (PNS+ anchor: write False)."""
+    loaded = LoadFramesd(keys=("image", "label"))(cases[0])
+    assert _meta_of(loaded, "image")["frame_index"].tolist() == list(range(12))
+    clips = SequentialClipsd(keys=("image", "label"), clip_length=5, anchor=True)(loaded)
+    assert [c["frame_index"] for c in clips] == [[0, 0, 1, 2, 3, 4], [0, 5, 6, 7, 8, 9], [0, 7, 8, 9, 10, 11]]
+    for clip in clips:
+        for key in ("image", "label"):
+            meta = _meta_of(clip, key)
+            assert meta["frame_index"].tolist() == clip["frame_index"]
+            assert meta["frame_write"].tolist() == clip["frame_write"] and meta["frame_write"][0].item() is False
+            assert meta["frame_path"] == [cases[0]["image"][i] for i in clip["frame_index"]]
+            assert meta["spatial_shape"].tolist() == [6, 48, 80]
+    assert loaded["image"].meta["frame_index"].tolist() == list(range(12))  # the case's own meta is untouched
+
+
+def test_single_images_and_expand_frames(cases):
+    items = expand_frames(cases)
+    assert len(items) == 24 and [i["frame_index"] for i in items[:12]] == list(range(12))
+    assert items[13]["image"] == cases[1]["image"][1] and items[13]["frame_path"] == cases[1]["image"][1]
+    assert items[13]["label"] == cases[1]["label"][1] and items[13]["frame_write"] is True
+    out = eval_transforms(clip=False, spatial_size=SIZE)(items[13])
+    assert out["image"].shape == (3, *SIZE) and out["label"].shape == (1, *SIZE)
+    meta = _meta_of(out, "label")
+    assert meta["video_id"] == cases[1]["case"] and meta["frame_path"] == cases[1]["image"][1]
+    assert meta["frame_index"].ndim == 0 and meta["frame_index"].item() == 1
+    assert meta["frame_write"].ndim == 0 and meta["frame_write"].item() is True
+    assert meta["spatial_shape"].tolist() == [48, 80]
+    # a phase-1 image without bookkeeping keys: frame 0, written, its own path; no case: no video_id
+    plain = LoadFramesd(keys="image")({"image": cases[0]["image"][3]})
+    assert plain["image"].meta["frame_index"].item() == 0 and plain["image"].meta["frame_path"] == cases[0]["image"][3]
+    assert "video_id" not in plain["image"].meta
+
+
+@pytest.mark.parametrize("clip", [True, False])
+def test_collate_and_decollate(cases, clip):
+    items = expand_sequential_clips(cases, clip_length=5) if clip else expand_frames(cases)[10:15]
+    loader = DataLoader(Dataset(items, eval_transforms(clip=clip, spatial_size=SIZE)), batch_size=3)
+    seen = 0
+    for batch in loader:
+        meta, b = batch["label"].meta, batch["label"].shape[0]
+        t = 5 if clip else 1
+        # MONAI collates: strings -> list of B, tensors -> stacked (B, T) / (B,), per-item lists -> transposed
+        assert isinstance(meta["video_id"], list) and len(meta["video_id"]) == b
+        assert meta["frame_index"].shape == ((b, 5) if clip else (b,))
+        if clip:
+            assert len(meta["frame_path"]) == 5 and all(len(column) == b for column in meta["frame_path"])
+        videos, index, writes = batch_frame_ids(meta, b, t)
+        for k, item in enumerate(decollate_batch(batch)):
+            source = items[seen + k]
+            assert videos[k] == item["label"].meta["video_id"] == source["case"]
+            expected_index = source["frame_index"] if clip else [source["frame_index"]]
+            expected_write = source["frame_write"] if clip else [source["frame_write"]]
+            assert index[k].tolist() == expected_index and writes[k].tolist() == expected_write
+            assert item["image"].meta["frame_path"] == source["frame_path"]  # decollated back per item
+            assert torch.as_tensor(item["label"].meta["frame_index"]).reshape(-1).tolist() == expected_index
+        seen += b
+    assert seen == len(items)
+
+
+def test_batch_frame_ids_forms():
+    # MONAI's collation of a per-item *list* in meta: one (B,) tensor per frame position
+    items = [MetaTensor(torch.zeros(1, 3), meta={"video_id": v, "frame_index": idx})
+             for v, idx in (("a", [4, 5, 6]), ("b", [7, 8, 9]))]
+    meta = list_data_collate(items).meta
+    assert isinstance(meta["frame_index"], list) and len(meta["frame_index"]) == 3
+    videos, index, writes = batch_frame_ids(meta, 2, 3)
+    assert videos == ["a", "b"] and index.tolist() == [[4, 5, 6], [7, 8, 9]] and writes.all()
+    # one item, and a direct nested list
+    videos, index, _ = batch_frame_ids({"video_id": "v", "frame_index": torch.tensor([1, 2])}, 1, 2)
+    assert videos == ["v"] and index.tolist() == [[1, 2]]
+    _, _, writes = batch_frame_ids({"video_id": ["v"], "frame_index": [[1, 2]], "frame_write": [[False, True]]}, 1, 2)
+    assert writes.tolist() == [[False, True]]
+    with pytest.raises(ValueError, match="'video_id' is missing"):
+        batch_frame_ids({"frame_index": [0]}, 1, 1)
+    with pytest.raises(ValueError, match="'frame_write' holds 3 values for a batch of 1 items of 2 frames"):
+        batch_frame_ids({"video_id": "v", "frame_index": [0, 1], "frame_write": [True] * 3}, 1, 2)
+    with pytest.raises(ValueError, match="2 video ids for a batch of 1"):
+        batch_frame_ids({"video_id": ["v", "w"], "frame_index": [0, 1]}, 1, 2)
+
+
+def test_bad_bookkeeping_is_named(cases):
+    clip = expand_sequential_clips(cases[:1], clip_length=5)[0]
+    with pytest.raises(ValueError, match=r"item key 'frame_index' must hold 5 values, one per frame, got frame_index="):
+        LoadFramesd(keys=("image", "label"))({**clip, "frame_index": [0, 1, 2]})
+    single = expand_frames(cases[:1])[0]
+    with pytest.raises(ValueError, match="item key 'frame_write' must hold one value"):
+        LoadFramesd(keys="image")({**single, "frame_write": [True]})
