@@ -1,8 +1,11 @@
-"""Training clips per second: loaded, resized to 256x448, augmented and normalised.
+"""Training clips per second: loaded, resized to 256x448, augmented and normalised; and the cost of reading a file.
 
 Runs the training chain of ``monai_pns.transforms.train_transforms`` over the synthetic video set with 0 and 2
 DataLoader workers, without caching (the window is drawn first, only its frames are read) and with
 ``monai.data.CacheDataset`` (whole cases loaded and resized once, the window drawn from memory).
+
+Then times reading one frame (JPEG) and one mask (PNG): ``cv2.imread`` alone, and ``monai_pns.data.read_image``,
+which reads the file's bytes, checks that the file is complete (JPEG end marker, PNG IEND chunk) and decodes them.
 
     python benchmarks/data.py                       # about 20 s on 2 CPU cores
     python benchmarks/data.py --clips 256 --height 480 --width 640 --out results.json
@@ -18,9 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 from monai.data import CacheDataset, DataLoader, Dataset, load_decathlon_datalist
 
+from monai_pns.data.image_io import check_image_complete, read_image
 from monai_pns.data.synthetic import generate_synthetic_dataset
 from monai_pns.transforms.presets import train_transforms
 
@@ -52,6 +58,25 @@ def measure(cases: list[dict], workers: int, cache: bool, clips: int, batch_size
     }
 
 
+def measure_read(paths: list[str], mask: bool, repeats: int = 5) -> dict:
+    """Microseconds per file: ``cv2.imread`` (no check), ``read_image`` (bytes, completeness check, decode) and the
+    check alone on the bytes in memory; the fastest of ``repeats`` interleaved passes over ``paths``."""
+    data = [np.fromfile(p, np.uint8) for p in paths]
+    passes = {
+        "imread_us": lambda: [cv2.imread(p, cv2.IMREAD_UNCHANGED) for p in paths],
+        "read_image_us": lambda: [read_image(p, mask) for p in paths],
+        "check_us": lambda: [check_image_complete(d) for d in data],
+    }
+    best = {key: float("inf") for key in passes}
+    for _ in range(repeats):
+        for key, run in passes.items():
+            start = time.perf_counter()
+            run()
+            best[key] = min(best[key], (time.perf_counter() - start) / len(paths) * 1e6)
+    return {"kind": "mask (PNG)" if mask else "frame (JPEG)", "files": len(paths),
+            **{k: round(v, 1) for k, v in best.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=None, help="synthetic set folder (default: a temporary one)")
@@ -69,6 +94,7 @@ def main() -> None:
         )
         cases = load_decathlon_datalist(str(root / "datalist.json"), data_list_key="training")
         rows = [measure(cases, w, c, args.clips, args.batch_size) for c in (False, True) for w in (0, 2)]
+        reads = [measure_read([f for c in cases for f in c[key]], key == "label") for key in ("image", "label")]
     header = f"{'workers':>7} | {'cache':>5} | {'clips/s':>7} | {'first batch s':>13} | {'caching s':>9}"
     print(f"training clips 5x256x448 from {args.width}x{args.height} JPEG frames, batch {args.batch_size}, "
           f"{os.cpu_count()} CPUs")
@@ -77,10 +103,16 @@ def main() -> None:
     for r in rows:
         print(f"{r['workers']:>7} | {str(r['cache']):>5} | {r['clips_per_s']:>7} | {r['first_batch_s']:>13} | "
               f"{r['cache_s'] if r['cache'] else '-':>9}")
+    print(f"\nreading one file ({args.width}x{args.height}), microseconds")
+    header = f"{'file':>12} | {'cv2.imread':>10} | {'read_image (checked)':>20} | {'check alone':>11}"
+    print(header)
+    print("-" * len(header))
+    for r in reads:
+        print(f"{r['kind']:>12} | {r['imread_us']:>10} | {r['read_image_us']:>20} | {r['check_us']:>11}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": "data", "frame_size": [args.height, args.width], "cpus": os.cpu_count(),
-              "python": platform.python_version(), "torch": torch.__version__, "rows": rows}
+              "python": platform.python_version(), "torch": torch.__version__, "rows": rows, "reads": reads}
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
 

@@ -13,6 +13,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "check_output_dir",
+    "check_output_file",
     "flatten_settings",
     "package_versions",
     "run_cli",
@@ -75,6 +76,20 @@ def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Pa
         raise ValueError(f"{what} '{path}': '{probe}' is not a folder.")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ValueError(f"{what} '{path}': '{probe}' is not writable.")
+    return path
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Check, before any work, that ``path`` can be written as a file: it is not a folder, and its folder exists or
+    can be created (see :func:`check_output_dir`). Nothing is created.
+
+    Raises:
+        ValueError: naming ``path`` and the reason.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{what} '{path}' is a folder.")
+    check_output_dir(path.parent, f"{what} '{path}': folder")
     return path
 
 

@@ -11,6 +11,7 @@ from monai_pns.utils import (
     EXIT_OK,
     EXIT_USAGE,
     check_output_dir,
+    check_output_file,
     flatten_settings,
     package_versions,
     run_cli,
@@ -72,6 +73,16 @@ def test_run_cli_exit_codes(capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(usage)
     assert exc.value.code == EXIT_USAGE == 2
+
+
+def test_check_output_file(tmp_path):
+    assert check_output_file(tmp_path / "new" / "datalist.json") == tmp_path / "new" / "datalist.json"
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(ValueError, match=r"datalist '.*' is a folder"):
+        check_output_file(tmp_path, "datalist")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"output file '.*file/out.json': folder '.*file' exists and is not a folder"):
+        check_output_file(tmp_path / "file" / "out.json")
 
 
 def test_flatten_settings():

@@ -9,8 +9,10 @@ __all__ = [
     "LAYOUTS",
     "VIDEO_EXTENSIONS",
     "build_datalist",
+    "check_image_complete",
     "count_video_frames",
     "default_cache_dir",
+    "frame_stem",
     "generate_synthetic_dataset",
     "is_video_file",
     "natural_key",
@@ -26,8 +28,9 @@ __all__ = [
 ]
 
 _MODULES = {
-    "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "count_video_frames", "is_video_file", "parse_frame_ref",
-                 "read_frames", "read_image", "read_video_frames", "video_frame_ref"),
+    "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "check_image_complete", "count_video_frames", "frame_stem",
+                 "is_video_file", "parse_frame_ref", "read_frames", "read_image", "read_video_frames",
+                 "video_frame_ref"),
     "datalist": ("LAYOUTS", "build_datalist", "natural_key", "sunseg_frame_key", "write_datalist"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
 }

@@ -28,7 +28,7 @@ from pathlib import Path
 from monai.utils import look_up_option
 
 from monai_pns.data.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, count_video_frames, video_frame_ref
-from monai_pns.utils import write_atomic
+from monai_pns.utils import check_output_file, run_cli, write_atomic
 
 __all__ = ["LAYOUTS", "build_datalist", "main", "natural_key", "sunseg_frame_key", "write_datalist"]
 
@@ -63,11 +63,25 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name))
 
 
+def _check_integer_names(case: str, frames: list[Path]) -> None:
+    """Layout 'pnsnet' orders a video's frames by their integer names: any other name is an error naming it."""
+    bad = next((p for p in sorted(frames) if not (p.stem.isascii() and p.stem.isdigit())), None)
+    if bad is not None:
+        raise ValueError(
+            f"case '{case}': frame '{bad}' is not named by an integer (layout 'pnsnet' orders a video's frames by "
+            "their integer names: 1.jpg, 2.jpg, ...)."
+        )
+
+
 def _pair(
-    case: str, frame_dir: Path, mask_dir: Path | None, key: Callable[[str], tuple]
+    case: str, frame_dir: Path, mask_dir: Path | None, key: Callable[[str], tuple], integer_names: bool = False
 ) -> tuple[list[str], list[str] | None]:
-    """Frames of ``frame_dir`` in order and their masks in ``mask_dir`` (matched by file stem)."""
-    frames = sorted(_images_in(frame_dir, f"case '{case}'"), key=lambda p: key(p.name))
+    """Frames of ``frame_dir`` in order and their masks in ``mask_dir`` (matched by file stem); with
+    ``integer_names``, every frame must be named by an integer."""
+    frames = _images_in(frame_dir, f"case '{case}'")
+    if integer_names:
+        _check_integer_names(case, frames)
+    frames = sorted(frames, key=lambda p: key(p.name))
     if mask_dir is None:
         return [str(p.resolve()) for p in frames], None
     masks = {p.stem: p for p in _images_in(mask_dir, f"case '{case}' (masks)")}
@@ -123,7 +137,7 @@ def _scan_pnsnet(root: Path, clip_length: int) -> dict[str, list[dict]]:
                 raise ValueError(f"layout 'pnsnet': expected '{case_root}' (VPS-TrainSet/<set>/Train/<case>/Frame).")
             for case_dir in _subfolders(case_root):
                 case = f"{source.name}/{case_dir.name}"
-                image, label = _pair(case, case_dir / "Frame", case_dir / "GT", natural_key)
+                image, label = _pair(case, case_dir / "Frame", case_dir / "GT", natural_key, integer_names=True)
                 cases.append(_case(case, source.name, "training", image, label, clip_length))
     test = root / "VPS-TestSet"
     if test.is_dir():
@@ -135,7 +149,7 @@ def _scan_pnsnet(root: Path, clip_length: int) -> dict[str, list[dict]]:
             for case_dir in _subfolders(frame_root):
                 case = f"{source.name}/{case_dir.name}"
                 mask_dir = mask_root / case_dir.name if mask_root.is_dir() else None
-                image, label = _pair(case, case_dir, mask_dir, natural_key)
+                image, label = _pair(case, case_dir, mask_dir, natural_key, integer_names=True)
                 cases.append(_case(case, source.name, "test", image, label, clip_length))
     return out
 
@@ -260,29 +274,28 @@ def write_datalist(datalist: dict, path: str | os.PathLike) -> Path:
     return write_atomic(path, json.dumps(datalist, indent=1) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The command line (module docstring). Exit codes: 0 written, 1 bad data or unwritable ``--out`` (one
+    ``error: ...`` line), 2 bad usage (argparse)."""
     parser = argparse.ArgumentParser(
         prog="python -m monai_pns.data.datalist", description="Scan a polyp dataset and write a datalist JSON."
     )
-    parser.add_argument("--layout", required=True, help=f"one of {', '.join(LAYOUTS)}")
+    parser.add_argument("--layout", required=True, choices=LAYOUTS, help="dataset layout")
     parser.add_argument("--root", required=True, help="dataset folder")
     parser.add_argument("--out", required=True, help="datalist JSON to write")
     parser.add_argument("--masks", default=None, help="layout 'folders': folder of mask folders or mask videos")
     parser.add_argument("--split", default="test", help="layout 'folders': datalist key (default: test)")
     parser.add_argument("--clip-length", type=int, default=5, help="frames per clip; shorter cases are flagged")
     args = parser.parse_args(argv)
-    try:
-        datalist = build_datalist(args.layout, args.root, args.masks, args.split, args.clip_length)
-    except ValueError as e:
-        parser.error(str(e))
+    check_output_file(args.out, "--out")
+    datalist = build_datalist(args.layout, args.root, args.masks, args.split, args.clip_length)
     out = write_datalist(datalist, args.out)
     for key, items in datalist.items():
         if isinstance(items, list):
             frames = sum(item.get("num_frames", 1) for item in items)
             print(f"{key}: {len(items)} items, {frames} frames")
     print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

@@ -3,6 +3,10 @@
 A *frame reference* is either the path of an image file or ``"<video path>#<index>"`` for frame ``index`` (0-based)
 of a video file (see :func:`video_frame_ref`). Everything returned here is RGB ``uint8`` (H, W, 3) for frames and
 ``uint8`` (H, W) for masks, whatever the file holds (greyscale, RGBA, 16-bit).
+
+Image files are read whole and checked before decoding: a JPEG must hold its end-of-image marker and a PNG its
+``IEND`` chunk, so a file cut short (an interrupted copy or download) is an error naming it instead of a frame
+whose lower part the decoder fills with grey (libjpeg only prints "Premature end of JPEG file").
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import numpy as np
 __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
+    "check_image_complete",
     "count_video_frames",
+    "frame_stem",
     "is_video_file",
     "parse_frame_ref",
     "read_frames",
@@ -29,6 +35,14 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
+#: where the end of a complete file is searched for: trailing padding after it is tolerated. JPEG entropy-coded
+#: data never holds FF D9 (a data byte FF is followed by 00, restart markers are FF D0-D7), so a JPEG cut inside
+#: its image data has no end marker in its tail; a PNG's last chunk is IEND, whose CRC is fixed
+_TAIL_BYTES = 1024
+_END_MARKERS = {
+    b"\xff\xd8": ("JPEG end-of-image marker (FF D9)", b"\xff\xd9"),
+    b"\x89PNG\r\n\x1a\n": ("PNG IEND chunk", b"IEND\xaeB`\x82"),
+}
 
 
 def is_video_file(path: str | os.PathLike) -> bool:
@@ -50,6 +64,31 @@ def parse_frame_ref(ref: str | os.PathLike) -> tuple[str, int | None]:
     if sep and index.isdigit() and is_video_file(path):
         return path, int(index)
     return ref, None
+
+
+def frame_stem(ref: str | os.PathLike) -> str:
+    """The name a frame's prediction is saved under (without extension): an image file's stem, or the frame index
+    of a frame of a video file (``"clip.mp4#12"`` -> ``"12"``)."""
+    path, index = parse_frame_ref(ref)
+    return os.path.splitext(os.path.basename(path))[0] if index is None else str(index)
+
+
+def check_image_complete(data: bytes | np.ndarray, path: str | os.PathLike = "<bytes>") -> None:
+    """Check that the bytes of a JPEG or PNG file end as a complete file does (other formats pass: their decoders
+    reject a cut file by themselves).
+
+    Raises:
+        ValueError: naming ``path`` when a JPEG has no end-of-image marker (FF D9) or a PNG no ``IEND`` chunk in its
+            last KiB (bytes after them, such as padding, are tolerated).
+    """
+    data = memoryview(data).cast("B")
+    for magic, (kind, end) in _END_MARKERS.items():
+        if bytes(data[: len(magic)]) == magic:
+            if end not in bytes(data[-_TAIL_BYTES:]):
+                raise ValueError(
+                    f"image file '{os.fspath(path)}' is truncated: no {kind} at its end ({len(data)} bytes)."
+                )
+            return
 
 
 def _to_uint8(array: np.ndarray, path: str) -> np.ndarray:
@@ -89,16 +128,21 @@ def to_grey_uint8(array: np.ndarray, path: str = "<array>") -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike, mask: bool = False) -> np.ndarray:
-    """Read an image file: RGB ``uint8`` (H, W, 3), or grey ``uint8`` (H, W) when ``mask`` is True.
+    """Read an image file: RGB ``uint8`` (H, W, 3), or grey ``uint8`` (H, W) when ``mask`` is True (a colour mask
+    takes the brightest channel of each pixel, see :func:`to_grey_uint8`).
+
+    The file is read whole, checked by :func:`check_image_complete`, then decoded by OpenCV.
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
-        ValueError: when OpenCV cannot decode the file (corrupt or not an image), naming the file.
+        ValueError: when the file is truncated, or OpenCV cannot decode it (corrupt or not an image), naming the file.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image file not found: '{path}'.")
-    array = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    data = np.fromfile(path, np.uint8)
+    check_image_complete(data, path)
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if array is None or array.size == 0:
         raise ValueError(f"cannot read image file '{path}': corrupt or not an image.")
     return to_grey_uint8(array, path) if mask else to_rgb_uint8(array, path)

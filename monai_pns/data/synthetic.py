@@ -6,7 +6,9 @@ frames are ambiguous on their own (motion blur, glare or fluid over the polyp, a
 neighbours are not. Masks always hold the whole polyp, so those frames are where temporal context helps.
 
 The set is deterministic from its parameters (seed included), generated once into a cache folder (in a temporary
-folder renamed into place) and reused while its ``manifest.json`` matches. Layout::
+folder renamed into place) and reused while its ``manifest.json`` matches: the same parameters, and every file of
+the set present with the size and CRC-32 recorded there (a deleted or damaged file makes it regenerate, with a
+warning). Layout::
 
     <root>/IVPS-TrainSet/{Frame/<i>.jpg, GT/<i>.png}                        single images (phase 1)
     <root>/VPS-TrainSet/Synthetic/Train/<case>/{Frame,GT}/<i>.{jpg,png}     training videos
@@ -26,6 +28,8 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +37,7 @@ import cv2
 import numpy as np
 
 from monai_pns.data.datalist import build_datalist, write_datalist
+from monai_pns.utils import check_output_dir, check_output_file, run_cli, umask_mode, write_atomic
 
 __all__ = [
     "SYNTHETIC_VERSION",
@@ -225,45 +230,83 @@ def render_video(
     return frames, masks, summary
 
 
-def _write_pair(frame_path: Path, mask_path: Path, frame: np.ndarray, mask: np.ndarray) -> None:
-    frame_path.parent.mkdir(parents=True, exist_ok=True)
-    mask_path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(frame_path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]):
-        raise OSError(f"cannot write '{frame_path}'.")
-    if not cv2.imwrite(str(mask_path), mask):
-        raise OSError(f"cannot write '{mask_path}'.")
+def _write_image(root: Path, relative: str, image: np.ndarray, files: dict[str, list[int]]) -> None:
+    """Encode ``image`` (BGR or grey) by its extension, write it to ``root / relative`` and record its size and
+    CRC-32 in ``files``."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if relative.endswith(".jpg") else []
+    ok, encoded = cv2.imencode(Path(relative).suffix, image, params)
+    if not ok:
+        raise OSError(f"cannot encode '{root / relative}'.")
+    data = encoded.tobytes()
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    files[relative] = [len(data), zlib.crc32(data)]
+
+
+def _write_pair(
+    root: Path, frame: str, mask: str, images: tuple[np.ndarray, np.ndarray], files: dict[str, list[int]]
+) -> None:
+    _write_image(root, frame, cv2.cvtColor(images[0], cv2.COLOR_RGB2BGR), files)
+    _write_image(root, mask, images[1], files)
 
 
 def _write_set(root: Path, params: dict) -> dict:
+    """Render and write the set into ``root``; returns the manifest (parameters, per-case summaries, files)."""
     rng = np.random.default_rng(params["seed"])
     seeds = rng.integers(0, 2**31, params["num_images"] + params["num_train_videos"] + params["num_test_videos"])
     h, w, n = params["height"], params["width"], params["num_frames"]
     cases: dict[str, dict] = {}
+    files: dict[str, list[int]] = {}
     for i in range(params["num_images"]):
         frames, masks, _ = render_video(np.random.default_rng(seeds[i]), 1, h, w, polyp_prob=1.0)
-        ivps = root / "IVPS-TrainSet"
-        _write_pair(ivps / "Frame" / f"{i + 1}.jpg", ivps / "GT" / f"{i + 1}.png", frames[0], masks[0])
+        _write_pair(root, f"IVPS-TrainSet/Frame/{i + 1}.jpg", f"IVPS-TrainSet/GT/{i + 1}.png", (frames[0], masks[0]),
+                    files)
     for v in range(params["num_train_videos"] + params["num_test_videos"]):
         frames, masks, summary = render_video(np.random.default_rng(seeds[params["num_images"] + v]), n, h, w)
         train = v < params["num_train_videos"]
         case = str(v + 1 if train else v + 1 - params["num_train_videos"])
-        for t, (frame, mask) in enumerate(zip(frames, masks)):
-            name = str(t + 1)
+        for t, pair in enumerate(zip(frames, masks)):
             if train:
-                case_dir = root / "VPS-TrainSet" / "Synthetic" / "Train" / case
-                _write_pair(case_dir / "Frame" / f"{name}.jpg", case_dir / "GT" / f"{name}.png", frame, mask)
+                case_dir = f"VPS-TrainSet/Synthetic/Train/{case}"
+                _write_pair(root, f"{case_dir}/Frame/{t + 1}.jpg", f"{case_dir}/GT/{t + 1}.png", pair, files)
             else:
-                test = root / "VPS-TestSet" / "Synthetic-Test"
-                _write_pair(test / "Frame" / case / f"{name}.jpg", test / "GT" / case / f"{name}.png", frame, mask)
+                test = "VPS-TestSet/Synthetic-Test"
+                _write_pair(root, f"{test}/Frame/{case}/{t + 1}.jpg", f"{test}/GT/{case}/{t + 1}.png", pair, files)
         cases[f"{'Synthetic' if train else 'Synthetic-Test'}/{case}"] = summary
-    return cases
+    return {"params": params, "cases": cases, "files": files}
 
 
-def _has_params(root: Path, params: dict) -> bool:
+def _read_manifest(root: Path) -> dict | None:
     try:
         with open(root / "manifest.json") as f:
-            return json.load(f).get("params") == params
+            manifest = json.load(f)
     except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _damage(root: Path, manifest: dict) -> str | None:
+    """What is wrong with the files of a set against its manifest (the first problem found), or None."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return "its manifest.json lists no files (written by an older version)"
+    for relative, (size, crc) in files.items():
+        path = root / relative
+        if not path.is_file():
+            return f"'{path}' is missing"
+        data = path.read_bytes()
+        if len(data) != size or zlib.crc32(data) != crc:
+            return f"'{path}' is damaged ({len(data)} bytes, CRC-32 {zlib.crc32(data):08x}; the manifest records " \
+                f"{size} bytes, CRC-32 {crc:08x})"
+    return None
+
+
+def _datalist_is_current(root: Path) -> bool:
+    try:
+        with open(root / "datalist.json") as f:
+            return json.load(f).get("root") == str(root)
+    except (OSError, ValueError, AttributeError):
         return False
 
 
@@ -287,10 +330,15 @@ def generate_synthetic_dataset(
         num_images: single images in ``IVPS-TrainSet``.
         height, width: frame size.
         seed: the set is a deterministic function of all these parameters.
-        overwrite: regenerate even when a matching set exists.
+        overwrite: regenerate even when a matching, intact set exists.
+
+    A set already in ``root`` is reused when its manifest records the same parameters and every file it lists is
+    there with the recorded size and CRC-32; otherwise it is regenerated, with a warning saying which file was
+    missing or damaged. Folders and files get the umask's modes.
 
     Returns:
-        the folder holding the set (with ``manifest.json`` and ``datalist.json``).
+        the folder holding the set (with ``manifest.json`` and ``datalist.json``, rebuilt when missing or when it
+        points elsewhere).
 
     Raises:
         ValueError: a parameter out of range, or ``root`` is a non-empty folder that is not a synthetic set
@@ -317,26 +365,40 @@ def generate_synthetic_dataset(
         root = default_cache_dir() / f"synthetic-{digest}"
     root = Path(root).expanduser().resolve()
     if root.exists():
-        if not (root / "manifest.json").is_file() and any(root.iterdir()):
+        manifest = _read_manifest(root)
+        if manifest is None and any(root.iterdir()):
             raise ValueError(f"'{root}' is a non-empty folder without a synthetic manifest.json: not overwriting it.")
-        if not overwrite and _has_params(root, params):
-            if not (root / "datalist.json").is_file():
-                write_datalist(build_datalist("pnsnet", root), root / "datalist.json")
-            return root
+        if not overwrite and manifest is not None and manifest.get("params") == params:
+            damage = _damage(root, manifest)
+            if damage is None:
+                if not _datalist_is_current(root):
+                    write_datalist(build_datalist("pnsnet", root), root / "datalist.json")
+                return root
+            warnings.warn(f"synthetic set '{root}': {damage}; regenerating it.", stacklevel=2)
+    check_output_dir(root, "synthetic set folder")
+    _generate(root, params)
+    write_datalist(build_datalist("pnsnet", root), root / "datalist.json")
+    return root
+
+
+def _generate(root: Path, params: dict) -> None:
+    """Write the set into a temporary folder next to ``root``, then swap it into place (an old set is removed only
+    once the new one is complete)."""
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
     old = None
     try:
-        cases = _write_set(tmp, params)
-        with open(tmp / "manifest.json", "w") as f:
-            json.dump({"params": params, "cases": cases}, f, indent=1)
+        os.chmod(tmp, umask_mode(0o777))  # mkdtemp's folder is private (0700)
+        manifest = _write_set(tmp, params)
+        write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=1))
         if root.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".old", dir=root.parent))
             os.replace(root, old / root.name)
         try:
             os.replace(tmp, root)
         except OSError:
-            if not _has_params(root, params):
+            current = _read_manifest(root)
+            if current is None or current.get("params") != params:
                 raise
             shutil.rmtree(tmp)  # another process has just put the same set in place
     except BaseException:
@@ -347,18 +409,11 @@ def generate_synthetic_dataset(
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    write_datalist(build_datalist("pnsnet", root), root / "datalist.json")
-    return root
 
 
 def synthetic_datalist(root: str | os.PathLike | None = None, **params) -> Path:
-    """Generate (or reuse) the synthetic set and return the path of its datalist JSON, rebuilt if the set moved."""
-    root = generate_synthetic_dataset(root, **params)
-    path = root / "datalist.json"
-    with open(path) as f:
-        if json.load(f).get("root") != str(root):
-            write_datalist(build_datalist("pnsnet", root), path)
-    return path
+    """Generate (or reuse) the synthetic set and return the path of its datalist JSON (rebuilt if the set moved)."""
+    return generate_synthetic_dataset(root, **params) / "datalist.json"
 
 
 def save_preview(root: str | os.PathLike, out: str | os.PathLike, case: str | None = None, num: int = 6) -> Path:
@@ -395,14 +450,15 @@ def save_preview(root: str | os.PathLike, out: str | os.PathLike, case: str | No
         cv2.putText(frame, f"{t + 1} {label}", (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
         for row, img in zip(rows, (frame, cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR), overlay)):
             row.append(np.pad(img, ((2, 2), (2, 2), (0, 0)), constant_values=255))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), np.vstack([np.hstack(r) for r in rows])):
-        raise OSError(f"cannot write '{out}'.")
-    return out
+    ok, encoded = cv2.imencode(".png", np.vstack([np.hstack(r) for r in rows]))
+    if not ok:
+        raise OSError(f"cannot encode the preview '{out}'.")
+    return write_atomic(out, encoded.tobytes())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The command line (module docstring). Exit codes: 0 done, 1 bad value or unwritable output (one
+    ``error: ...`` line), 2 bad usage (argparse)."""
     parser = argparse.ArgumentParser(
         prog="python -m monai_pns.data.synthetic", description="Generate the synthetic colonoscopy video set."
     )
@@ -417,19 +473,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="regenerate even if a matching set exists")
     parser.add_argument("--preview", default=None, help="also save a preview PNG (frames, masks, overlay) here")
     args = parser.parse_args(argv)
-    try:
-        root = generate_synthetic_dataset(
-            args.out, args.videos, args.test_videos, args.frames, args.images, args.height, args.width, args.seed,
-            args.overwrite,
-        )
-    except ValueError as e:
-        parser.error(str(e))
+    check_output_dir(args.out or default_cache_dir(), "--out")
+    if args.preview:
+        check_output_file(args.preview, "--preview")
+    root = generate_synthetic_dataset(
+        args.out, args.videos, args.test_videos, args.frames, args.images, args.height, args.width, args.seed,
+        args.overwrite,
+    )
     print(f"synthetic set: {root}")
     print(f"datalist: {root / 'datalist.json'}")
     if args.preview:
         print(f"preview: {save_preview(root, args.preview)}")
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

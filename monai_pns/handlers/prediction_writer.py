@@ -16,7 +16,7 @@ from monai.handlers import from_engine
 from monai.transforms import Resize
 from monai.utils import CommonKeys, IgniteInfo, MetaKeys, look_up_option, min_version, optional_import
 
-from monai_pns.data.image_io import parse_frame_ref
+from monai_pns.data.image_io import frame_stem
 from monai_pns.transforms.frame_meta import FRAME_PATH, FRAME_WRITE, VIDEO_ID
 from monai_pns.utils import check_output_dir, write_atomic
 
@@ -36,13 +36,6 @@ def probability_to_uint8(prob: np.ndarray | torch.Tensor) -> np.ndarray:
     code, halves up (p = 0.5 -> 127.5 -> 128). The released PNS-Net saves ``uint8(255 * p)``, which truncates."""
     array = prob.detach().cpu().double().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob, np.float64)
     return np.floor(255.0 * np.clip(array, 0.0, 1.0) + 0.5).astype(np.uint8)
-
-
-def frame_stem(ref: str) -> str:
-    """The file stem of a frame's prediction: the image file's stem, or the frame index for a
-    ``"<video>#<index>"`` ref (``"case1.mp4#7"`` -> ``"7"``)."""
-    path, index = parse_frame_ref(ref)
-    return str(index) if index is not None else Path(path).stem
 
 
 def _video_folder(video_id: str) -> PurePosixPath:

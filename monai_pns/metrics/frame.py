@@ -6,9 +6,14 @@ import numpy as np
 
 from monai.utils import look_up_option
 
+from monai_pns.metrics._histogram import (
+    adaptive_counts_from_code_hist,
+    mae_from_code_hist,
+    smeasure_from_quadrant_hist,
+)
 from monai_pns.metrics.emeasure import adaptive_threshold_counts, compute_emeasure_from_counts
 from monai_pns.metrics.preprocess import EVAL_MODES, PreparedFrame, prepare_frame
-from monai_pns.metrics.smeasure import compute_smeasure, smeasure_from_quadrant_hist
+from monai_pns.metrics.smeasure import compute_smeasure
 from monai_pns.metrics.threshold_curves import ThresholdCounts, compute_count_curves, counts_from_level_hist
 from monai_pns.metrics.weighted_fmeasure import compute_weighted_fmeasure
 
@@ -30,11 +35,7 @@ def _adaptive_counts(frame: PreparedFrame) -> ThresholdCounts:
     """Confusion counts at the adaptive threshold ``min(2 mean(pred), 1)``; from the code histogram when 8-bit."""
     if frame.code_hist is None:
         return adaptive_threshold_counts(frame.pred, frame.gt)
-    bg, fg = frame.code_hist
-    threshold = min(2 * float((bg + fg) @ frame.lut) / float(frame.gt.size), 1.0)
-    positive = frame.lut >= threshold
-    tp, fp = fg[positive].sum(), bg[positive].sum()
-    return ThresholdCounts(tp, fp, fg.sum() - tp, bg.sum() - fp)
+    return adaptive_counts_from_code_hist(frame.code_hist, frame.lut)
 
 
 def metrics_from_prepared(frame: PreparedFrame, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray | float]:
@@ -62,9 +63,8 @@ def metrics_from_prepared(frame: PreparedFrame, keys: tuple[str, ...] | None = N
         else:
             out["weighted_fmeasure"] = compute_weighted_fmeasure(frame.pred, frame.gt)
     if "mae" in keys:
-        if frame.code_hist is not None:  # |p - 0| on the background, |p - 1| on the polyp
-            bg, fg = frame.code_hist
-            out["mae"] = float((bg @ frame.lut + fg @ (1.0 - frame.lut)) / frame.gt.size)
+        if frame.code_hist is not None:
+            out["mae"] = mae_from_code_hist(frame.code_hist, frame.lut)
         else:
             out["mae"] = compute_mae(frame.pred, frame.gt)
     return {k: out[k] for k in keys}

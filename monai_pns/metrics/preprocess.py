@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
 from monai.utils import look_up_option
 
-__all__ = [
-    "THRESHOLDS",
-    "EVAL_MODES",
-    "PreparedFrame",
-    "CENTROID_ROUNDING",
-    "code_histogram",
-    "gt_centroid",
-    "prepare_frame",
-    "quadrant_code_histogram",
-    "threshold_levels",
-]
+from monai_pns.metrics._histogram import level_histogram, quadrant_code_histogram
+from monai_pns.metrics.smeasure import gt_centroid
+
+__all__ = ["EVAL_MODES", "THRESHOLDS", "PreparedFrame", "prepare_frame", "threshold_levels"]
 
 #: the 256 binarisation thresholds of the MATLAB toolbox, from 1 down to 0 (index 0 is threshold 1)
 THRESHOLDS = np.linspace(1.0, 0.0, 256)
@@ -27,11 +18,6 @@ _ASCENDING = np.ascontiguousarray(THRESHOLDS[::-1])
 _ASCENDING_OPEN = np.append(_ASCENDING, np.inf)  # a threshold above every value, after the last one
 #: "matlab": PNS-Net / PraNet MATLAB toolbox; "sunseg": SUN-SEG Python toolbox (pysodmetrics definitions)
 EVAL_MODES = ("matlab", "sunseg")
-#: OpenCV histograms count in float32: exact below 2^24 pixels; larger maps use np.bincount
-CALCHIST_EXACT_LIMIT = 1 << 24
-#: S-measure centroid rounding. "matlab": half away from zero on the 1-based centroid (MATLAB ``round``);
-#: "sunseg": numpy's half to even on the 0-based centroid, plus one (pysodmetrics / SUN-SEG)
-CENTROID_ROUNDING = ("matlab", "sunseg")
 _INTERPOLATION = {"matlab": cv2.INTER_CUBIC, "sunseg": cv2.INTER_LINEAR}
 
 
@@ -49,7 +35,7 @@ class PreparedFrame:
         lut: (256,) float64 value of every code, or None.
         code_hist: (2, 256) int64 pixel counts per code for GT background and polyp, or None.
         quadrant_hist: (8, 256) float64 counts per code and per (GT class, S-measure quadrant), see
-            ``quadrant_code_histogram``, or None.
+            ``monai_pns.metrics._histogram.quadrant_code_histogram``, or None.
         pred: (H, W) float64 in [0, 1] after min-max normalisation.
 
     Examples::
@@ -103,52 +89,6 @@ def threshold_levels(pred: np.ndarray, mode: str = "matlab") -> np.ndarray:
     quant += 1  # the next threshold up; past the last one, never reached
     levels += np.take(_ASCENDING_OPEN, quant) <= pred
     return levels
-
-
-def code_histogram(codes: np.ndarray, labels: np.ndarray | None = None, n_labels: int = 1) -> np.ndarray:
-    """Exact (n_labels, 256) float64 pixel counts of a uint8 map per code and per uint8 label (0..n_labels-1)."""
-    if labels is None:
-        labels, n_labels = np.zeros_like(codes), 1
-    if codes.size >= CALCHIST_EXACT_LIMIT:
-        flat = codes.astype(np.int64).ravel() + 256 * labels.astype(np.int64).ravel()
-        return np.bincount(flat, minlength=256 * n_labels).reshape(n_labels, 256).astype(np.float64)
-    hist = cv2.calcHist([codes, labels], [0, 1], None, [256, n_labels], [0, 256, 0, n_labels])
-    return hist.T.astype(np.float64)
-
-
-def gt_centroid(gt: np.ndarray, rounding: str = "matlab") -> tuple[int, int]:
-    """1-based (row, column) of the GT centroid as the S-measure splits the frame: the first ``row`` rows and
-    ``column`` columns form the top-left quadrant. An empty GT gives the frame centre.
-
-    Sums of the 0-based indices are exact integers, so both roundings see the references' exact quotients.
-    """
-    rounding = look_up_option(rounding, CENTROID_ROUNDING)
-    h, w = gt.shape
-    gt_u8 = gt.view(np.uint8)
-    per_row = cv2.reduce(gt_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
-    per_col = cv2.reduce(gt_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
-    n_fg = int(per_row.sum())
-    if n_fg == 0:
-        return int(np.round(h / 2)), int(np.round(w / 2))
-    sums = (int(per_row @ np.arange(h)), int(per_col @ np.arange(w)))
-    if rounding == "matlab":  # round(sum of 1-based indices / n), half away from zero
-        return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)
-    return tuple(round(s / n_fg) + 1 for s in sums)  # Python's round is half to even, like numpy's
-
-
-def quadrant_code_histogram(codes: np.ndarray, gt: np.ndarray, row: int, column: int) -> np.ndarray:
-    """(8, 256) pixel counts per code of a uint8 map, row ``gt + 2 * bottom + 4 * right`` for the split of the
-    frame after ``row`` rows and ``column`` columns (one histogram pass).
-
-    The columns are counted under four sets of 8 labels by column modulo 4, added up at the end: neighbouring
-    pixels of one code then increment different counters, which makes maps with large uniform areas 2.5x faster
-    (each increment of one counter otherwise waits for the previous one).
-    """
-    columns = np.arange(gt.shape[1])
-    column_labels = (4 * (columns >= column) + 8 * (columns & 3)).astype(np.uint8)
-    labels = gt.view(np.uint8) + column_labels
-    labels[row:] += 2
-    return code_histogram(codes, labels, 32).reshape(4, 8, 256).sum(axis=0)
 
 
 def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
@@ -210,7 +150,8 @@ def prepare_frame(pred: np.ndarray, gt: np.ndarray, mode: str = "matlab") -> Pre
 
 
 def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFrame:
-    """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table."""
+    """Fast path for 8-bit maps: every per-pixel quantity is a 256-entry lookup table, every count a histogram
+    (``monai_pns.metrics._histogram``)."""
     codes = np.ascontiguousarray(codes)
     split = gt_centroid(gt, mode)  # the centroid rounding follows the mode's toolbox
     quadrant_hist = quadrant_code_histogram(codes, gt, *split)
@@ -218,8 +159,7 @@ def _prepare_uint8(codes: np.ndarray, gt: np.ndarray, mode: str) -> PreparedFram
     present = np.flatnonzero(code_hist.sum(0))
     # codes outside [min, max] are absent; clipping keeps their table entries (and threshold levels) in range
     lut = np.clip(_normalise(np.arange(256) / 255, present[0] / 255, present[-1] / 255), 0.0, 1.0)
-    level_lut = threshold_levels(lut, mode)
-    hist = np.stack([np.bincount(level_lut, weights=row, minlength=257) for row in code_hist]).astype(np.int64)
+    hist = level_histogram(code_hist, threshold_levels(lut, mode))
     return PreparedFrame(
         mode, gt=gt, level_hist=hist, codes=codes, lut=lut, code_hist=code_hist, quadrant_hist=quadrant_hist
     )

@@ -7,15 +7,37 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from monai.utils import look_up_option
 
-from monai_pns.metrics.preprocess import CENTROID_ROUNDING, gt_centroid, quadrant_code_histogram
+__all__ = ["CENTROID_ROUNDING", "compute_smeasure", "gt_centroid", "smeasure_from_stats"]
 
-__all__ = ["compute_smeasure", "smeasure_from_quadrant_hist"]
-
+#: S-measure centroid rounding. "matlab": half away from zero on the 1-based centroid (MATLAB ``round``);
+#: "sunseg": numpy's half to even on the 0-based centroid, plus one (pysodmetrics / SUN-SEG)
+CENTROID_ROUNDING = ("matlab", "sunseg")
 _EPS = np.spacing(1.0)
+
+
+def gt_centroid(gt: np.ndarray, rounding: str = "matlab") -> tuple[int, int]:
+    """1-based (row, column) of the GT centroid as the S-measure splits the frame: the first ``row`` rows and
+    ``column`` columns form the top-left quadrant. An empty GT gives the frame centre.
+
+    Sums of the 0-based indices are exact integers, so both roundings see the references' exact quotients.
+    """
+    rounding = look_up_option(rounding, CENTROID_ROUNDING)
+    h, w = gt.shape
+    gt_u8 = gt.view(np.uint8)
+    per_row = cv2.reduce(gt_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    per_col = cv2.reduce(gt_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
+    n_fg = int(per_row.sum())
+    if n_fg == 0:
+        return int(np.round(h / 2)), int(np.round(w / 2))
+    sums = (int(per_row @ np.arange(h)), int(per_col @ np.arange(w)))
+    if rounding == "matlab":  # round(sum of 1-based indices / n), half away from zero
+        return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)
+    return tuple(round(s / n_fg) + 1 for s in sums)  # Python's round is half to even, like numpy's
 
 
 def _object_similarity(count: float, total: float, total_sq: float) -> float:
@@ -42,19 +64,8 @@ def _quadrant_ssim(n: int, s_p: float, s_pp: float, s_g: float, s_pg: float, con
     return 1.0 if beta == 0 else 0.0
 
 
-def _stats_from_hists(quadrant_hist: np.ndarray, lut: np.ndarray) -> list[tuple]:
-    """Per quadrant (TL, TR, BL, BR): (n, sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, pred constant)
-    of a uint8 map, from its code histograms per quadrant and GT class (see ``smeasure_from_quadrant_hist``)."""
-    order = [0, 2, 1, 3]  # rows 2q + gt, q = 2 * right + bottom: TL, BL, TR, BR
-    hist_all = (quadrant_hist[0::2] + quadrant_hist[1::2])[order]
-    powers = np.stack([np.ones_like(lut), lut, lut * lut], axis=1)  # (256, 3): counts, sums, sums of squares
-    moments = np.concatenate([hist_all @ powers, quadrant_hist[1::2][order] @ powers], axis=1).tolist()
-    constant = (np.count_nonzero(hist_all, axis=1) == 1).tolist()
-    return [(*m, c) for m, c in zip(moments, constant)]
-
-
 def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
-    """The statistics of ``_stats_from_hists`` for one block of a float map."""
+    """The statistics of :func:`smeasure_from_stats` for one block of a float map."""
     pred_fg = np.where(gt, pred, 0.0)
     n_fg = np.count_nonzero(gt)
     constant = n_fg in (0, gt.size) and bool(pred.min() == pred.max())
@@ -62,8 +73,9 @@ def _block_stats_from_values(pred: np.ndarray, gt: np.ndarray) -> tuple:
     return pred.size, pred.sum(), s_pp, n_fg, pred_fg.sum(), s_ppg, constant
 
 
-def _combine(stats: list, n_fg: int, size: int, alpha: float) -> float:
-    """S-measure from the per-quadrant statistics (TL, TR, BL, BR; empty quadrants have n = 0)."""
+def smeasure_from_stats(stats: list, n_fg: int, size: int, alpha: float) -> float:
+    """S-measure from the per-quadrant statistics (TL, TR, BL, BR; empty quadrants have n = 0): each a tuple (n,
+    sum p, sum p^2, GT count, sum p on GT, sum p^2 on GT, whether the prediction is constant there)."""
     region, totals = 0.0, np.zeros(6)
     for n, s_p, s_pp, s_g, s_pg, s_ppg, constant in stats:
         if n == 0:
@@ -80,56 +92,36 @@ def _combine(stats: list, n_fg: int, size: int, alpha: float) -> float:
     return max(0.0, float(alpha * object_score + (1 - alpha) * region))
 
 
-def smeasure_from_quadrant_hist(quadrant_hist: np.ndarray, lut: np.ndarray, alpha: float = 0.5) -> float:
-    """S-measure of an 8-bit map from its code histogram per quadrant and GT class.
-
-    Args:
-        quadrant_hist: (8, 256) pixel counts per code, row ``gt + 2 * bottom + 4 * right`` for the split at the
-            GT centroid (see ``quadrant_code_histogram``).
-        lut: (256,) float64 value of every code.
-        alpha: weight of the object score.
-    """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
-    size = float(quadrant_hist.sum())
-    n_fg = int(round(float(quadrant_hist[1::2].sum())))
-    if n_fg in (0, round(size)):
-        mean = float(quadrant_hist.sum(axis=0) @ lut) / size
-        return 1.0 - mean if n_fg == 0 else mean
-    return _combine(_stats_from_hists(quadrant_hist, lut), n_fg, round(size), alpha)
-
-
-def compute_smeasure(
-    pred: np.ndarray,
-    gt: np.ndarray,
-    alpha: float = 0.5,
-    rounding: str = "matlab",
-    lut: np.ndarray | None = None,
-) -> float:
+def compute_smeasure(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.5, rounding: str = "matlab") -> float:
     """S-measure: ``alpha * object score + (1 - alpha) * region score``, clamped at 0.
 
     An empty GT scores ``1 - mean(pred)``, a full GT ``mean(pred)``. The region score splits both maps into four
     quadrants at the GT centroid; a quadrant with no pixel (centroid on the last row or column, e.g. a GT of
     one pixel in the bottom-right corner) has weight 0 and contributes 0, where the reference implementations
-    produce NaN. Statistics come from pixel sums (or, for 8-bit maps, from per-quadrant histograms).
+    produce NaN. Statistics come from pixel sums. ``frame_metrics`` computes the same value for 8-bit maps from
+    per-quadrant histograms (``monai_pns.metrics._histogram``), tested against this definition.
 
     Args:
-        pred: (H, W) float64 in [0, 1]; or, with ``lut``, a uint8 map of codes whose values are ``lut[code]``.
+        pred: (H, W) float64 in [0, 1].
         gt: (H, W) bool.
         alpha: weight of the object score.
         rounding: how the centroid is rounded, see ``CENTROID_ROUNDING``.
-        lut: (256,) float64 values of the codes of a uint8 ``pred``.
+
+    Examples::
+
+        >>> gt = np.zeros((8, 8), bool); gt[2:6, 2:6] = True
+        >>> round(compute_smeasure(gt.astype(np.float64), gt), 9)  # a perfect prediction
+        1.0
     """
     rounding = look_up_option(rounding, CENTROID_ROUNDING)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     cy, cx = gt_centroid(gt, rounding)
-    if lut is not None:
-        return smeasure_from_quadrant_hist(quadrant_code_histogram(pred, gt, cy, cx), lut, alpha)
     n_fg = int(np.count_nonzero(gt))
     if n_fg in (0, gt.size):
         return 1.0 - float(pred.mean()) if n_fg == 0 else float(pred.mean())
     h, w = gt.shape
     blocks = [(r, c) for r in (slice(0, cy), slice(cy, h)) for c in (slice(0, cx), slice(cx, w))]
     blocks = [(r, c) for r, c in blocks if r.start < r.stop and c.start < c.stop]
-    return _combine([_block_stats_from_values(pred[r, c], gt[r, c]) for r, c in blocks], n_fg, gt.size, alpha)
+    stats = [_block_stats_from_values(pred[r, c], gt[r, c]) for r, c in blocks]
+    return smeasure_from_stats(stats, n_fg, gt.size, alpha)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from monai_pns.metrics._histogram import code_histogram
 from monai_pns.metrics.distance import decay_sum_and_nearest
-from monai_pns.metrics.preprocess import code_histogram
 
 __all__ = ["DECAY_RADIUS", "gaussian_kernel_1d", "compute_weighted_fmeasure"]
 

@@ -10,6 +10,7 @@ from monai.data import load_decathlon_datalist
 
 from monai_pns.data.datalist import build_datalist, main, natural_key, sunseg_frame_key, write_datalist
 from monai_pns.data.image_io import parse_frame_ref
+from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
 from tests.data.trees import make_pnsnet, write_case, write_frame, write_mask, write_video
 
 
@@ -175,11 +176,48 @@ def test_write_datalist_is_atomic(tmp_path):
 def test_cli(tmp_path, capsys):
     root = make_pnsnet(tmp_path / "PNS")
     out = tmp_path / "datalist.json"
-    assert main(["--layout", "pnsnet", "--root", str(root), "--out", str(out)]) == 0
+    assert run_cli(main, ["--layout", "pnsnet", "--root", str(root), "--out", str(out)]) == EXIT_OK
     written = json.loads(out.read_text())
     assert len(written["training"]) == 3 and len(written["test"]) == 2 and len(written["pretraining"]) == 3
-    assert "training: 3 items, 36 frames" in capsys.readouterr().out
+    captured = capsys.readouterr().out
+    assert "training: 3 items, 36 frames" in captured and f"wrote {out}" in captured
     with pytest.raises(SystemExit) as exit_info:
-        main(["--layout", "nolayout", "--root", str(root), "--out", str(tmp_path / "other.json")])
-    assert exit_info.value.code == 2 and "nolayout" in capsys.readouterr().err
+        run_cli(main, ["--layout", "nolayout", "--root", str(root), "--out", str(tmp_path / "other.json")])
+    assert exit_info.value.code == EXIT_USAGE and "nolayout" in capsys.readouterr().err
     assert not (tmp_path / "other.json").exists()
+
+
+def test_cli_data_errors_leave_the_previous_datalist(tmp_path, capsys):
+    root = make_pnsnet(tmp_path / "PNS")
+    out = tmp_path / "datalist.json"
+    out.write_text("previous")
+    (root / "VPS-TrainSet/SetA/Train/2/GT/5.png").unlink()
+    assert run_cli(main, ["--layout", "pnsnet", "--root", str(root), "--out", str(out)]) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == f"error: case 'SetA/2': no mask for frame '5.jpg' (expected '5.<ext>' in " \
+        f"'{root / 'VPS-TrainSet/SetA/Train/2/GT'}').\n"
+    assert out.read_text() == "previous"
+    # an output that is a folder, or under a file: one line, before scanning (the dataset is still broken)
+    assert run_cli(main, ["--layout", "pnsnet", "--root", str(root), "--out", str(tmp_path)]) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == f"error: --out '{tmp_path}' is a folder.\n"
+    assert run_cli(main, ["--layout", "pnsnet", "--root", str(root), "--out", str(out / "x.json")]) == 1
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert out.read_text() == "previous"
+
+
+@pytest.mark.parametrize(
+    "name, where",
+    [
+        ("a.jpg", "VPS-TrainSet/SetA/Train/2/Frame"),
+        ("3b.png", "VPS-TestSet/SetB/Frame/1"),
+        ("-1.png", "VPS-TestSet/SetB/Frame/1"),
+    ],
+)
+def test_pnsnet_frames_must_have_integer_names(tmp_path, name, where):
+    root = make_pnsnet(tmp_path / "PNS")
+    write_frame(root / where / name, 5)
+    with pytest.raises(ValueError, match=rf"frame '.*{where}/{name}' is not named by an integer"):
+        build_datalist("pnsnet", root)
+    (root / where / name).unlink()
+    write_frame(root / "IVPS-TrainSet" / "Frame" / "kvasir_1a.jpg", 100)  # single images have no temporal order
+    write_mask(root / "IVPS-TrainSet" / "GT" / "kvasir_1a.png", True)
+    assert len(build_datalist("pnsnet", root)["pretraining"]) == 4

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from monai_pns.data.image_io import (
+    check_image_complete,
     count_video_frames,
+    frame_stem,
     parse_frame_ref,
     read_frames,
     read_image,
@@ -67,3 +69,53 @@ def test_video_frames(tmp_path):
     cv2.imwrite(str(tmp_path / "img.png"), np.full((48, 64, 3), 9, np.uint8))
     mixed = read_frames([str(tmp_path / "img.png"), f"{video}#2", f"{video}#0"])
     assert [int(f[0, 0, 0]) for f in mixed] == [9, 80, 0]
+
+
+def _textured(h=96, w=128):
+    rng = np.random.default_rng(0)
+    return cv2.GaussianBlur((rng.random((h, w, 3)) * 255).astype(np.uint8), (7, 7), 3)
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".bmp", ".tif"])
+@pytest.mark.parametrize("mask", [False, True])
+def test_truncated_files_are_errors_naming_the_file(tmp_path, ext, mask):
+    ok, encoded = cv2.imencode(ext, _textured())
+    data = encoded.tobytes()
+    whole = tmp_path / f"whole{ext}"
+    whole.write_bytes(data)
+    np.testing.assert_array_equal(read_image(whole), cv2.cvtColor(cv2.imdecode(encoded, 1), cv2.COLOR_BGR2RGB))
+    cut = tmp_path / f"cut{ext}"
+    cut.write_bytes(data[: int(len(data) * 0.7)])  # an interrupted copy: 70 % of the bytes
+    if ext == ".jpg":
+        assert cv2.imread(str(cut)) is not None  # what the check is for: OpenCV alone fills the rest with grey
+    # JPEG and PNG: checked for their end; BMP and TIFF: their decoders reject the cut file
+    message = rf"image file '.*cut\{ext}' is truncated" if ext in (".jpg", ".png") else rf"cut\{ext}': corrupt"
+    with pytest.raises(ValueError, match=message):
+        read_image(cut, mask=mask)
+    with pytest.raises(ValueError, match=rf"cut\{ext}"):
+        read_frames([str(whole), str(cut)], mask=mask)
+
+
+def test_truncation_check_finds_the_end_marker():
+    ok, jpeg = cv2.imencode(".jpg", _textured())
+    jpeg = jpeg.tobytes()
+    assert jpeg[-2:] == b"\xff\xd9"
+    check_image_complete(jpeg)
+    check_image_complete(jpeg + b"\x00" * 1022)  # padding after the marker is tolerated: marker within the last KiB
+    with pytest.raises(ValueError, match=r"'<bytes>' is truncated: no JPEG end-of-image marker \(FF D9\)"):
+        check_image_complete(jpeg + b"\x00" * 1023)
+    with pytest.raises(ValueError, match="no JPEG end-of-image marker"):
+        check_image_complete(jpeg[:-1])  # one byte short
+    ok, png = cv2.imencode(".png", _textured())
+    png = png.tobytes()
+    check_image_complete(png, "m.png")
+    with pytest.raises(ValueError, match=r"'m.png' is truncated: no PNG IEND chunk .*\(\d+ bytes\)"):
+        check_image_complete(png[:-1], "m.png")
+    check_image_complete(b"BM not checked here")  # other formats: the decoder decides
+
+
+def test_frame_stem():
+    assert frame_stem("/data/Frame/1/12.jpg") == "12"
+    assert frame_stem("/data/case1_1/case1_1_a2_image0003.jpg") == "case1_1_a2_image0003"
+    assert frame_stem("/data/clip.mp4#7") == "7"
+    assert frame_stem("/a/b#3.png") == "b#3"

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import warnings
+import zlib
 
 import cv2
 import numpy as np
@@ -8,6 +12,7 @@ import pytest
 from monai.data import load_decathlon_datalist
 
 from monai_pns.data.synthetic import generate_synthetic_dataset, main, render_video, save_preview, synthetic_datalist
+from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
 
 TINY = {"num_train_videos": 2, "num_test_videos": 1, "num_frames": 8, "num_images": 2, "height": 64, "width": 96}
 
@@ -111,15 +116,27 @@ def test_ambiguous_frames_differ_from_neighbours(seed):
 
 
 def test_preview_and_cli(tmp_path, capsys):
-    assert main(["--out", str(tmp_path / "syn"), "--videos", "1", "--test-videos", "1", "--frames", "6",
-                 "--images", "0", "--height", "64", "--width", "96", "--preview", str(tmp_path / "p.png")]) == 0
+    args = ["--out", str(tmp_path / "syn"), "--videos", "1", "--test-videos", "1", "--frames", "6", "--images", "0",
+            "--height", "64", "--width", "96"]
+    assert run_cli(main, args + ["--preview", str(tmp_path / "p.png")]) == EXIT_OK
     out = capsys.readouterr().out
     assert "datalist.json" in out and "p.png" in out
     preview = cv2.imread(str(tmp_path / "p.png"))
     assert preview.shape == (3 * (64 + 4), 6 * (96 + 4), 3)
-    with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "bad"), "--frames", "0"])
-    assert "num_frames=0" in capsys.readouterr().err
+    assert run_cli(main, ["--out", str(tmp_path / "bad"), "--frames", "0"]) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == "error: num_frames must be >= 1, got num_frames=0.\n"
+    assert not (tmp_path / "bad").exists()
+    # outputs checked before any work: a file in the way of --out, a folder in the way of --preview
+    (tmp_path / "file").write_text("x")
+    assert run_cli(main, ["--out", str(tmp_path / "file" / "syn")]) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == f"error: --out '{tmp_path / 'file' / 'syn'}': '{tmp_path / 'file'}' is not a " \
+        "folder.\n"
+    assert run_cli(main, ["--out", str(tmp_path / "other"), "--preview", str(tmp_path)]) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == f"error: --preview '{tmp_path}' is a folder.\n"
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, ["--frames", "many"])
+    assert exc.value.code == EXIT_USAGE
     with pytest.raises(ValueError, match="case 'nope'"):
         save_preview(tmp_path / "syn", tmp_path / "q.png", case="nope")
 
@@ -130,3 +147,46 @@ def test_missing_datalist_is_rebuilt_without_regenerating(tmp_path):
     (root / "sentinel").write_text("")
     assert generate_synthetic_dataset(root, **TINY) == root
     assert (root / "sentinel").exists() and len(json.loads((root / "datalist.json").read_text())["training"]) == 2
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_damaged_cache_is_regenerated(tmp_path, damage):
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    name = "VPS-TestSet/Synthetic-Test/Frame/1/5.jpg"
+    good = (root / name).read_bytes()
+    files = json.loads((root / "manifest.json").read_text())["files"]
+    assert files[name] == [len(good), zlib.crc32(good)]
+    assert len(files) == 2 * (TINY["num_images"] + 3 * TINY["num_frames"])  # every frame and mask
+    if damage == "delete":
+        (root / name).unlink()
+    else:
+        (root / name).write_bytes(good[: int(len(good) * 0.7)])
+    (root / "sentinel").write_text("")
+    reason = "is missing" if damage == "delete" else rf"is damaged \({int(len(good) * 0.7)} bytes"
+    with pytest.warns(UserWarning, match=rf"synthetic set '.*syn': '.*5.jpg' {reason}.*; regenerating it"):
+        assert generate_synthetic_dataset(root, **TINY) == root
+    assert (root / name).read_bytes() == good and not (root / "sentinel").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["syn"]  # no temporary folder left
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        generate_synthetic_dataset(root, **TINY)  # intact now: reused silently
+
+
+def test_overwrite_regenerates_an_intact_set(tmp_path):
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    (root / "sentinel").write_text("")
+    generate_synthetic_dataset(root, overwrite=True, **TINY)
+    assert not (root / "sentinel").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_modes_follow_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    finally:
+        os.umask(old)
+    for path in (root, root / "VPS-TestSet" / "Synthetic-Test" / "Frame" / "1"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask, path
+    for path in (root / "manifest.json", root / "datalist.json", root / "IVPS-TrainSet" / "GT" / "1.png"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path

@@ -12,7 +12,8 @@ from monai.bundle import ConfigParser
 from monai.data import DataLoader, Dataset, MetaTensor
 from monai.engines import SupervisedEvaluator
 
-from monai_pns.evaluate import scan_ground_truth
+from monai_pns.data import build_datalist
+from monai_pns.evaluate import ground_truth_videos
 from monai_pns.handlers import VPSPredictionWriter, frame_stem, probability_to_uint8
 from monai_pns.transforms import eval_transforms, expand_sequential_clips
 from tests.stand_ins import RedLogits, synthetic_test_videos
@@ -66,8 +67,8 @@ def test_every_frame_written_once(synthetic, tmp_path, decollate, anchor):
         assert (folder / name).stat().st_mode & 0o777 == 0o640
     assert len(np.unique(np.concatenate([c.ravel() for c in expected.values()]))) > 50  # not a trivial map
     # the layout `python -m monai_pns.evaluate --layout pnsnet` reads: every GT frame has its prediction
-    videos = scan_ground_truth(root / "VPS-TestSet", "pnsnet")
-    gt_frames = [f for video in videos if video.video == "2" for f in video.frames]
+    videos = ground_truth_videos(build_datalist("pnsnet", root), "test")
+    gt_frames = [f for video in videos if video.video == "Synthetic-Test/2" for f in video.frames]
     assert len(gt_frames) == 12 and all((tmp_path / "pred" / f.pred_rel).is_file() for f in gt_frames)
 
 

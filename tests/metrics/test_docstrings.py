@@ -9,6 +9,7 @@ import torch
 import monai_pns.metrics.aggregation
 import monai_pns.metrics.frame
 import monai_pns.metrics.preprocess
+import monai_pns.metrics.smeasure
 import monai_pns.metrics.threshold_curves
 import monai_pns.metrics.vps_metric
 
@@ -19,6 +20,7 @@ import monai_pns.metrics.vps_metric
         monai_pns.metrics.aggregation,
         monai_pns.metrics.frame,
         monai_pns.metrics.preprocess,
+        monai_pns.metrics.smeasure,
         monai_pns.metrics.threshold_curves,
         monai_pns.metrics.vps_metric,
     ],

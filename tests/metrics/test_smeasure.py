@@ -5,6 +5,9 @@ import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
 import pytest
 
 from monai_pns.metrics import compute_smeasure, frame_metrics
+from monai_pns.metrics._histogram import quadrant_code_histogram, smeasure_from_quadrant_hist
+from monai_pns.metrics.preprocess import prepare_frame
+from monai_pns.metrics.smeasure import gt_centroid
 from tests.metrics._cases import blob_case
 
 EPS = np.spacing(1.0)
@@ -104,10 +107,10 @@ def test_ill_arg():
 @pytest.mark.parametrize("seed", [0, 5])
 @pytest.mark.parametrize("mode", ["matlab", "sunseg"])
 def test_code_histogram_path_equals_float_path(seed, mode):
-    from monai_pns.metrics import prepare_frame
-
     pred, gt = blob_case(45, 67, seed=seed)
     frame = prepare_frame(pred, gt, mode)
     from_values = compute_smeasure(frame.pred, frame.gt, rounding=mode)
-    from_codes = compute_smeasure(frame.codes, frame.gt, rounding=mode, lut=frame.lut)
+    quadrant_hist = quadrant_code_histogram(frame.codes, frame.gt, *gt_centroid(frame.gt, mode))
+    np.testing.assert_array_equal(quadrant_hist, frame.quadrant_hist)
+    from_codes = smeasure_from_quadrant_hist(quadrant_hist, frame.lut)
     assert from_codes == pytest.approx(from_values, abs=1e-12)

@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_pns.metrics import THRESHOLDS, frame_metrics, prepare_frame, threshold_levels
+from monai_pns.metrics import THRESHOLDS, frame_metrics
+from monai_pns.metrics import _histogram
+from monai_pns.metrics.preprocess import prepare_frame, threshold_levels
 from tests.metrics._cases import blob_case
 
 
@@ -98,16 +100,14 @@ def test_tp_zero_rule_and_constant_prediction():
 
 @pytest.mark.parametrize("limit", [None, 0])
 def test_code_histogram_both_paths(limit, monkeypatch):
-    from monai_pns.metrics import preprocess
-
     if limit is not None:  # force the np.bincount path used for maps of 2^24 pixels or more
-        monkeypatch.setattr(preprocess, "CALCHIST_EXACT_LIMIT", limit)
+        monkeypatch.setattr(_histogram, "CALCHIST_EXACT_LIMIT", limit)
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 256, (37, 53), dtype=np.uint8)
     labels = rng.integers(0, 5, (37, 53), dtype=np.uint8)
     expected = np.zeros((5, 256))
     np.add.at(expected, (labels.ravel(), codes.ravel()), 1)
-    np.testing.assert_array_equal(preprocess.code_histogram(codes, labels, 5), expected)
-    np.testing.assert_array_equal(preprocess.code_histogram(codes)[0], expected.sum(0))
+    np.testing.assert_array_equal(_histogram.code_histogram(codes, labels, 5), expected)
+    np.testing.assert_array_equal(_histogram.code_histogram(codes)[0], expected.sum(0))
     pred, gt = blob_case(40, 52, seed=8)
     np.testing.assert_array_equal(prepare_frame(pred, gt).level_hist, prepare_frame(pred / 255.0, gt).level_hist)

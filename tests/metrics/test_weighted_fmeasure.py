@@ -4,7 +4,9 @@ import numpy as np
 import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
 import pytest
 
-from monai_pns.metrics import compute_weighted_fmeasure, frame_metrics, gaussian_kernel_1d
+from monai_pns.metrics import compute_weighted_fmeasure, frame_metrics
+from monai_pns.metrics.preprocess import prepare_frame
+from monai_pns.metrics.weighted_fmeasure import gaussian_kernel_1d
 from tests.metrics._cases import blob_case
 
 
@@ -54,8 +56,6 @@ def test_kernel_is_matlab_fspecial():
 
 
 def test_code_path_equals_float_path():
-    from monai_pns.metrics import prepare_frame
-
     pred, gt = blob_case(50, 70, seed=6)
     frame = prepare_frame(pred, gt)
     expected = compute_weighted_fmeasure(frame.pred, frame.gt)
