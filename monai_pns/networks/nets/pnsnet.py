@@ -13,7 +13,7 @@ from monai_pns.networks.blocks.ns_block import NSBlock
 from monai_pns.networks.blocks.pns_decoder import PNSDecoder
 from monai_pns.networks.layers.tracing import is_exporting
 from monai_pns.networks.nets.res2net import Res2Net
-from monai_pns.networks.utils import convert_official_state_dict, load_state_dict_checked
+from monai_pns.networks.utils import clip_to_frames, frames_to_clip, load_official_state_dict, resolve_state_dict
 
 __all__ = ["PNSNet", "PNSPlusNet"]
 
@@ -33,6 +33,7 @@ class _PNSBase(nn.Module):
 
     def __init__(
         self,
+        *,
         in_channels: int,
         out_channels: int,
         low_channels: int,
@@ -80,15 +81,12 @@ class _PNSBase(nn.Module):
                 with or without the ``module.`` prefix and ``num_batches_tracked`` entries.
 
         Raises:
-            ValueError: listing missing, unexpected or mis-shaped keys.
+            ValueError: naming a file that is not a checkpoint; listing missing keys, unexpected keys (those of another
+                architecture included) and mis-shaped keys.
         """
-        source = str(weights) if isinstance(weights, (str, os.PathLike)) else "the given state dict"
-        if isinstance(weights, (str, os.PathLike)):
-            weights = torch.load(weights, map_location="cpu", weights_only=True)
-        if not isinstance(weights, Mapping):
-            raise ValueError(f"{source} must hold a state dict, got {type(weights).__name__}.")
+        state, source = resolve_state_dict(weights, what="released weights")
         model = cls(norm_shape=OFFICIAL_NORM_SHAPE)
-        load_state_dict_checked(model, convert_official_state_dict(weights, arch=cls._official_arch), source)
+        load_official_state_dict(model, state, cls._official_arch, source)
         return model
 
 
@@ -157,7 +155,15 @@ class PNSNet(_PNSBase):
     ) -> None:
         if num_blocks < 0:
             raise ValueError(f"num_blocks must be >= 0, got {num_blocks=}.")
-        super().__init__(in_channels, out_channels, low_channels, high_channels, norm_shape, dropout, backbone_weights)
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            low_channels=low_channels,
+            high_channels=high_channels,
+            norm_shape=norm_shape,
+            dropout=dropout,
+            backbone_weights=backbone_weights,
+        )
         self.ns_blocks = nn.ModuleList(
             NSBlock(
                 high_channels,
@@ -185,16 +191,16 @@ class PNSNet(_PNSBase):
         if x.ndim == 4:
             low, high = self._encode(x)
             return self.decoder(low, high, x.shape[2:])
-        b, c, t, h, w = x.shape
-        low, high = self._encode(x.transpose(1, 2).reshape(b * t, c, h, w))
+        b = x.shape[0]
+        low, high = self._encode(clip_to_frames(x))
         if len(self.ns_blocks) > 0:
-            clip = high.view(b, t, *high.shape[1:]).transpose(1, 2)  # (B, C', T, h', w')
+            clip = frames_to_clip(high, b)  # (B, C', T, h', w')
             refined = clip
             for block in self.ns_blocks:
                 refined = block(refined)  # NS_k(h_{k-1}) + h_{k-1}
-            high = (clip + refined).transpose(1, 2).reshape(high.shape)
-        logits = self.decoder(low, high, (h, w))
-        return logits.view(b, t, *logits.shape[1:]).transpose(1, 2)
+            high = clip_to_frames(clip + refined)
+        logits = self.decoder(low, high, x.shape[-2:])
+        return frames_to_clip(logits, b)
 
 
 class PNSPlusNet(_PNSBase):
@@ -252,7 +258,15 @@ class PNSPlusNet(_PNSBase):
         dropout: float = 0.1,
         backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     ) -> None:
-        super().__init__(in_channels, out_channels, low_channels, high_channels, norm_shape, dropout, backbone_weights)
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            low_channels=low_channels,
+            high_channels=high_channels,
+            norm_shape=norm_shape,
+            dropout=dropout,
+            backbone_weights=backbone_weights,
+        )
         options = dict(
             num_groups=num_groups,
             radius=radius,
@@ -277,13 +291,12 @@ class PNSPlusNet(_PNSBase):
             self._check_input(x, video_only=True)
             if x.shape[2] < 2:
                 raise ValueError(f"PNSPlusNet expects an anchor and at least one local frame, got {tuple(x.shape)}.")
-        b, c, t, h, w = x.shape
-        low, high = self._encode(x.transpose(1, 2).reshape(b * t, c, h, w))
-        clip = high.view(b, t, *high.shape[1:]).transpose(1, 2)  # (B, C', 1 + T, h', w')
+        b = x.shape[0]
+        low, high = self._encode(clip_to_frames(x))
+        clip = frames_to_clip(high, b)  # (B, C', 1 + T, h', w')
         anchor, local = clip[:, :, :1], clip[:, :, 1:]
         refined = self.ns_global(anchor, context=local) + local
         refined = self.ns_local(refined) + local
-        high = refined.transpose(1, 2).reshape(b * (t - 1), *high.shape[1:])
-        low = low.view(b, t, *low.shape[1:])[:, 1:].reshape(b * (t - 1), *low.shape[1:])
-        logits = self.decoder(low, high, (h, w))
-        return logits.view(b, t - 1, *logits.shape[1:]).transpose(1, 2)
+        low = clip_to_frames(frames_to_clip(low, b)[:, :, 1:])
+        logits = self.decoder(low, clip_to_frames(refined), x.shape[-2:])
+        return frames_to_clip(logits, b)

@@ -32,20 +32,25 @@ def test_shape(net, shape, expected):
 
 
 def test_video_path_matches_a_clip_by_clip_reference():
-    """h1 = NS_1(h) + h, h2 = NS_2(h1) + h1, decoder(h + h2), computed clip by clip with the modules themselves."""
+    """h1 = NS_1(h) + h, h2 = NS_2(h1) + h1, decoder(h + h2), the NS blocks run clip by clip with the modules themselves.
+
+    The backbone and the decoder see the same batch of frames as in the network (convolutions round differently for
+    other batch sizes, and the raw-score NS aggregation of a random network magnifies that to ~1e-4 relative).
+    """
     torch.manual_seed(0)
     net = PNSNet().eval()
     x = torch.randn(2, 3, 3, H, W)
     with torch.no_grad():
-        expected = []
-        for clip in x:
-            low, high = net._encode(_frames(clip))
-            h = high.permute(1, 0, 2, 3).unsqueeze(0)  # (1, C, T, h, w)
+        low, high = net._encode(torch.cat([_frames(clip) for clip in x]))  # frames clip-major
+        refined = []
+        for b in range(2):
+            h = _frames(high[3 * b : 3 * b + 3]).unsqueeze(0)  # (1, C, T, h, w)
             h1 = net.ns_blocks[0](h)
             h2 = net.ns_blocks[1](h1)
-            refined = _frames((h + h2)[0])
-            expected.append(_frames(net.decoder(low, refined, (H, W))))
-        torch.testing.assert_close(net(x), torch.stack(expected))
+            refined.append(_frames((h + h2)[0]))
+        logits = net.decoder(low, torch.cat(refined), (H, W))
+        expected = torch.stack([_frames(logits[3 * b : 3 * b + 3]) for b in range(2)])
+        torch.testing.assert_close(net(x), expected)
 
 
 def test_rfb_output_enters_the_final_sum_twice():
