@@ -67,10 +67,17 @@ class _PNSBase(nn.Module):
                 f"{height}x{width}; build it with norm_shape=None for any size."
             )
 
-    def _encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, C, H, W) -> low (N, low_channels, H/8, W/8), high (N, high_channels, H/16, W/16)."""
+    def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone and reducers, frame by frame: (N, C, H, W) -> low (N, low_channels, H/8, W/8) and
+        high (N, high_channels, H/16, W/16)."""
         features = self.backbone(frames)
         return self.low_rfb(features[-2]), self.high_rfb(features[-1])
+
+    def refine(self, clip: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """The NS part: high features of a clip (B, high_channels, T, h, w) -> the decoder's high input,
+        (B, high_channels, T', h, w) for the output frames (T' = T for PNS-Net, T - 1 for PNS+), or for the last frame
+        only with ``last_only`` (what streaming needs: the same values at a fraction of the cost)."""
+        raise NotImplementedError
 
     @classmethod
     def from_official(cls, weights: str | os.PathLike | Mapping[str, torch.Tensor]):
@@ -189,18 +196,27 @@ class PNSNet(_PNSBase):
         if not is_exporting():
             self._check_input(x)
         if x.ndim == 4:
-            low, high = self._encode(x)
+            low, high = self.encode(x)
             return self.decoder(low, high, x.shape[2:])
         b = x.shape[0]
-        low, high = self._encode(clip_to_frames(x))
+        low, high = self.encode(clip_to_frames(x))
         if len(self.ns_blocks) > 0:
-            clip = frames_to_clip(high, b)  # (B, C', T, h', w')
-            refined = clip
-            for block in self.ns_blocks:
-                refined = block(refined)  # NS_k(h_{k-1}) + h_{k-1}
-            high = clip_to_frames(clip + refined)
+            high = clip_to_frames(self.refine(frames_to_clip(high, b)))
         logits = self.decoder(low, high, x.shape[-2:])
         return frames_to_clip(logits, b)
+
+    def refine(self, clip: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """h + h_R with h_k = NS_k(h_{k-1}) + h_{k-1}, h_0 = ``clip`` (B, C', T, h', w'); with ``last_only`` the last
+        block computes its last query frame only (keys and values from every frame)."""
+        if len(self.ns_blocks) == 0:
+            return clip[:, :, -1:] if last_only else clip
+        refined = clip
+        for i, block in enumerate(self.ns_blocks):
+            if last_only and i == len(self.ns_blocks) - 1:
+                refined = block(refined[:, :, -1:], context=refined)
+            else:
+                refined = block(refined)  # NS_k(h_{k-1}) + h_{k-1}
+        return (clip[:, :, -1:] if last_only else clip) + refined
 
 
 class PNSPlusNet(_PNSBase):
@@ -292,11 +308,17 @@ class PNSPlusNet(_PNSBase):
             if x.shape[2] < 2:
                 raise ValueError(f"PNSPlusNet expects an anchor and at least one local frame, got {tuple(x.shape)}.")
         b = x.shape[0]
-        low, high = self._encode(clip_to_frames(x))
-        clip = frames_to_clip(high, b)  # (B, C', 1 + T, h', w')
-        anchor, local = clip[:, :, :1], clip[:, :, 1:]
-        refined = self.ns_global(anchor, context=local) + local
-        refined = self.ns_local(refined) + local
+        low, high = self.encode(clip_to_frames(x))
+        refined = self.refine(frames_to_clip(high, b))  # (B, C', T, h', w') from (B, C', 1 + T, h', w')
         low = clip_to_frames(frames_to_clip(low, b)[:, :, 1:])
         logits = self.decoder(low, clip_to_frames(refined), x.shape[-2:])
         return frames_to_clip(logits, b)
+
+    def refine(self, clip: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """h2 + l for the local frames l of ``clip`` (B, C', 1 + T, h', w'), anchor first; with ``last_only`` the
+        local block computes its last query frame only."""
+        anchor, local = clip[:, :, :1], clip[:, :, 1:]
+        refined = self.ns_global(anchor, context=local) + local
+        if last_only:
+            return self.ns_local(refined[:, :, -1:], context=refined) + local[:, :, -1:]
+        return self.ns_local(refined) + local

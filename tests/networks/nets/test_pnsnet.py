@@ -41,7 +41,7 @@ def test_video_path_matches_a_clip_by_clip_reference():
     net = PNSNet().eval()
     x = torch.randn(2, 3, 3, H, W)
     with torch.no_grad():
-        low, high = net._encode(torch.cat([_frames(clip) for clip in x]))  # frames clip-major
+        low, high = net.encode(torch.cat([_frames(clip) for clip in x]))  # frames clip-major
         refined = []
         for b in range(2):
             h = _frames(high[3 * b : 3 * b + 3]).unsqueeze(0)  # (1, C, T, h, w)
@@ -61,7 +61,7 @@ def test_rfb_output_enters_the_final_sum_twice():
         torch.nn.init.zeros_(block.out_proj.weight)
     x = torch.randn(1, 3, 2, H, W)
     with torch.no_grad():
-        low, high = net._encode(_frames(x[0]))
+        low, high = net.encode(_frames(x[0]))
         expected = _frames(net.decoder(low, 2 * high, (H, W)))[None]
         torch.testing.assert_close(net(x), expected)
 
@@ -75,7 +75,7 @@ def test_pns_plus_matches_the_released_formulation():
     net = PNSPlusNet().eval().double()
     x = torch.randn(1, 3, 1 + 3, H, W, dtype=torch.float64)
     with torch.no_grad():
-        low, high = net._encode(_frames(x[0]))
+        low, high = net.encode(_frames(x[0]))
         clip = high.permute(1, 0, 2, 3).unsqueeze(0)
         anchor, local = clip[:, :, :1].expand(-1, -1, 3, -1, -1), clip[:, :, 1:]
         # residual=False for the global block: its residual is the local clip
@@ -152,3 +152,17 @@ def test_size_bound_norm_accepts_any_image_size():
 def test_ill_arg(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "net, frames", [(PNSNet(num_blocks=0), 3), (PNSNet(num_blocks=1), 3), (PNSNet(), 3), (PNSPlusNet(), 1 + 3)]
+)
+def test_refine_last_only_is_the_last_frame_of_refine(net, frames):
+    """Streaming computes the last block for the last query frame only: the same values as the whole clip's."""
+    torch.manual_seed(0)
+    net = net.eval().double()
+    clip = torch.randn(2, 32, frames, 2, 4, dtype=torch.float64)
+    with torch.no_grad():
+        full, last = net.refine(clip), net.refine(clip, last_only=True)
+    assert last.shape == (2, 32, 1, 2, 4)
+    torch.testing.assert_close(last, full[:, :, -1:], rtol=1e-12, atol=1e-12)
