@@ -25,12 +25,14 @@ import torch.nn as nn
 from monai.utils import look_up_option
 from torch.fx.experimental.optimization import fuse
 
+from monai_pns.inference.onnx_backend import OnnxEncoder, has_onnxruntime
 from monai_pns.networks.blocks import NSBlock
 from monai_pns.networks.nets.pnsnet import _PNSBase
 
-__all__ = ["PRECISIONS", "cpu_bf16_support", "optimize_network", "resolve_precision"]
+__all__ = ["ENCODERS", "PRECISIONS", "cpu_bf16_support", "optimize_network", "resolve_encoder", "resolve_precision"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
+ENCODERS = ("auto", "torch", "onnxruntime")
 #: the submodules whose conv -> batch norm pairs are folded (they trace with torch.fx)
 _FOLDED = ("backbone", "low_rfb", "high_rfb", "decoder.refine")
 
@@ -80,7 +82,9 @@ def _fold_batch_norms(network: nn.Module) -> None:
     for path in _FOLDED:
         parent_name, _, name = path.rpartition(".")
         parent = network.get_submodule(parent_name) if parent_name else network
-        setattr(parent, name, fuse(getattr(parent, name)))
+        module = getattr(parent, name)
+        if any(isinstance(m, nn.BatchNorm2d) for m in module.modules()):  # not an onnxruntime encoder or identity
+            setattr(parent, name, fuse(module, inplace=True))
 
 
 class _Float32Block(nn.Module):
@@ -110,10 +114,22 @@ def _keep_ns_blocks_float32(network: nn.Module) -> None:
             setattr(parent, child, _Float32Block(module))
 
 
+def resolve_encoder(encoder: str, precision: str, device: str | torch.device = "cpu") -> str:
+    """``"torch"`` or ``"onnxruntime"``; ``"auto"`` picks onnxruntime for float32 on the CPU when it is installed."""
+    encoder = look_up_option(encoder, ENCODERS)
+    if encoder == "auto":
+        cpu_fp32 = torch.device(device).type == "cpu" and precision == "fp32"
+        return "onnxruntime" if cpu_fp32 and has_onnxruntime else "torch"
+    if encoder == "onnxruntime" and (torch.device(device).type != "cpu" or precision != "fp32"):
+        raise ValueError(f"encoder='onnxruntime' runs float32 on the CPU, got {precision=} on {device=}.")
+    return encoder
+
+
 def optimize_network(
     network: _PNSBase,
     precision: str = "fp32",
     device: str | torch.device = "cpu",
+    encoder: str = "auto",
     fold_batch_norm: bool = True,
     channels_last: bool = True,
 ) -> _PNSBase:
@@ -126,6 +142,8 @@ def optimize_network(
         network: a trained :class:`~monai_pns.networks.PNSNet` or :class:`~monai_pns.networks.PNSPlusNet`.
         precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` (see :func:`resolve_precision`).
         device: where the network will run.
+        encoder: ``"torch"``, ``"onnxruntime"`` (CPU float32: the backbone and reducers exported to ONNX, a few
+            seconds, and run by onnxruntime) or ``"auto"`` (see :func:`resolve_encoder`).
         fold_batch_norm: fold the batch norms into the convolutions.
         channels_last: put the 2-D convolution weights in ``channels_last`` memory format.
 
@@ -138,7 +156,11 @@ def optimize_network(
     if not isinstance(network, _PNSBase):
         raise ValueError(f"network must be a PNSNet or PNSPlusNet, got {type(network).__name__}.")
     precision = resolve_precision(precision, device)
+    encoder = resolve_encoder(encoder, precision, device)
     net = copy.deepcopy(network).eval().to(device)
+    if encoder == "onnxruntime":
+        net.backbone = OnnxEncoder(net)  # returns [low, high], already reduced
+        net.low_rfb, net.high_rfb = nn.Identity(), nn.Identity()
     if fold_batch_norm:
         _fold_batch_norms(net)
     if channels_last:

@@ -7,8 +7,8 @@ Every frame of one source must have the size of the first one.
 Volumes (NIfTI, NRRD, MHA, ...) are read with MONAI's ``LoadImage`` (nibabel or ITK) and reoriented with MONAI's
 ``Orientation`` to the axis codes ``VOLUME_AXCODES`` ("PLS": rows run posterior, columns to the patient's left,
 time is the third axis), the orientation :mod:`monai_pns.inference.writers` writes its volumes in; frame t is the
-slice ``[:, :, t]``. A grey volume gives grey frames (copied to RGB); an RGB volume (NIfTI RGB24, read by ITK) gives
-colour frames; other intensity ranges than 0-255 are rescaled linearly from the volume's minimum and maximum.
+slice ``[:, :, t]``. A grey volume gives grey frames (copied to RGB); an RGB volume (NIfTI RGB24, read by MONAI's
+ITKReader: it needs the ``itk`` package) gives colour frames; other intensity ranges than 0-255 are rescaled linearly from the volume's minimum and maximum.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import nibabel as nib
 import numpy as np
 from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImage, Orientation, ScaleIntensity
@@ -114,6 +115,17 @@ def is_volume_file(path: str | os.PathLike) -> bool:
     return os.fspath(path).lower().endswith(VOLUME_EXTENSIONS)
 
 
+def _volume_reader(path: str) -> str | None:
+    """MONAI's ITKReader for RGB NIfTI files (nibabel gives them as structured arrays), MONAI's choice otherwise."""
+    if not path.lower().endswith((".nii", ".nii.gz")):
+        return None
+    try:
+        rgb = nib.load(path).header.get_data_dtype().names is not None
+    except Exception:  # not a NIfTI file nibabel can parse: LoadImage reports it
+        return None
+    return "ITKReader" if rgb else None
+
+
 def load_volume_frames(path: str | os.PathLike) -> np.ndarray:
     """A 2-D+time volume -> RGB ``uint8`` frames (T, H, W, 3) in the orientation ``VOLUME_AXCODES``.
 
@@ -122,7 +134,7 @@ def load_volume_frames(path: str | os.PathLike) -> np.ndarray:
     """
     path = os.fspath(path)
     try:
-        volume = LoadImage(image_only=True, ensure_channel_first=True)(path)
+        volume = LoadImage(reader=_volume_reader(path), image_only=True, ensure_channel_first=True)(path)
     except Exception as err:  # MONAI raises RuntimeError/TypeError/OptionalImportError depending on the reader
         raise ValueError(f"cannot read volume '{path}': {str(err).splitlines()[0] if str(err) else err!r}") from None
     if volume.ndim != 4 or volume.shape[0] not in (1, 3):

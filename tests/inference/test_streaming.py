@@ -46,9 +46,12 @@ def test_streaming_pns_plus_uses_the_first_frame_as_anchor():
         np.testing.assert_allclose(stream(frame), expected, rtol=0, atol=1e-10)
 
 
-def test_streaming_on_the_fast_path_float32():
+@pytest.mark.parametrize("encoder", ["torch", "onnxruntime"])
+def test_streaming_on_the_fast_path_float32(encoder):
+    if encoder == "onnxruntime":
+        pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (setup.cfg [test])")
     net = small_network()
-    fast = optimize_network(net)
+    fast = optimize_network(net, encoder=encoder)
     frames = [synthetic_frame(i) for i in range(6)]
     stream = StreamingPredictor(fast, spatial_size=SIZE, clip_length=5)
     for n, frame in enumerate(frames):
