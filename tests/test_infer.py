@@ -33,7 +33,8 @@ def _cli(args) -> int:
 def test_video_end_to_end(media, tmp_path):
     root, net = media
     out = tmp_path / "out"
-    assert _cli(["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", out, "--nifti", "--eager", *SIZE]) == 0
+    args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", out, "--nifti", "--eager", *SIZE]
+    assert _cli(args) == EXIT_OK
     masks = sorted((out / "masks").iterdir())
     assert [p.name for p in masks] == [f"{i:05d}.png" for i in range(7)]  # every frame, first and last included
     assert count_frames(out / "overlay.mp4") == 7

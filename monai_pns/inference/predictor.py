@@ -19,7 +19,7 @@ from monai.transforms import Compose, NormalizeIntensity, Resize
 from monai_pns.transforms import PNS_MEAN, PNS_STD
 from monai_pns.transforms.window import clip_window
 
-__all__ = ["FramePrediction", "VideoPredictor", "frame_preprocessing"]
+__all__ = ["FramePrediction", "VideoPredictor", "frame_preprocessing", "probabilities_at"]
 
 ClipModel = Callable[[torch.Tensor], torch.Tensor]
 
@@ -39,6 +39,13 @@ def frame_preprocessing(
     if normalize:
         steps.append(NormalizeIntensity(subtrahend=mean, divisor=std, channel_wise=True))
     return Compose(steps)
+
+
+def probabilities_at(logits: torch.Tensor, size: Sequence[int]) -> np.ndarray:
+    """Logits (N, 1, H', W') -> foreground probabilities ``float32`` (N, H, W) resized (bilinear) to ``size``."""
+    with torch.inference_mode():
+        probs = F.interpolate(torch.sigmoid(logits.float().cpu()), size=tuple(size), mode="bilinear")
+    return probs[:, 0].numpy()
 
 
 @dataclass
@@ -105,10 +112,8 @@ class VideoPredictor:
         """Probabilities (T, H, W) at the frames' resolution for one clip."""
         tensors = [f.tensor for f in clip] if anchor is None else [anchor.tensor, *(f.tensor for f in clip)]
         with torch.inference_mode():
-            logits = self.network(torch.stack(tensors, dim=1)[None].to(self.device))[0].float().cpu()  # (1, T, H', W')
-            size = clip[0].frame.shape[:2]
-            probs = F.interpolate(torch.sigmoid(logits).transpose(0, 1), size=size, mode="bilinear")
-        return probs[:, 0].numpy()
+            logits = self.network(torch.stack(tensors, dim=1)[None].to(self.device))[0]  # (1, T, H', W')
+        return probabilities_at(logits.transpose(0, 1), clip[0].frame.shape[:2])
 
     def __call__(self, frames: Iterable[tuple[str, np.ndarray]]) -> Iterator[FramePrediction]:
         """Frames ``(name, RGB uint8 (H, W, 3))`` in temporal order -> one :class:`FramePrediction` per frame."""

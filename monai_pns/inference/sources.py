@@ -8,7 +8,8 @@ Volumes (NIfTI, NRRD, MHA, ...) are read with MONAI's ``LoadImage`` (nibabel or 
 ``Orientation`` to the axis codes ``VOLUME_AXCODES`` ("PLS": rows run posterior, columns to the patient's left,
 time is the third axis), the orientation :mod:`monai_pns.inference.writers` writes its volumes in; frame t is the
 slice ``[:, :, t]``. A grey volume gives grey frames (copied to RGB); an RGB volume (NIfTI RGB24, read by MONAI's
-ITKReader: it needs the ``itk`` package) gives colour frames; other intensity ranges than 0-255 are rescaled linearly from the volume's minimum and maximum.
+ITKReader: it needs the ``itk`` package) gives colour frames; other intensity ranges than 0-255 are rescaled
+linearly from the volume's minimum and maximum.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class FrameSource:
     case: str = ""
     fps: float = _DEFAULT_FPS
     num_frames: int | None = None
-    _frames: Sequence[str] = field(default=(), repr=False)
+    refs: Sequence[str] = field(default=(), repr=False)
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
         reader = {"video": self._iter_video, "volume": self._iter_volume}.get(self.kind, self._iter_refs)
@@ -93,8 +94,8 @@ class FrameSource:
 
     def _iter_refs(self) -> Iterator[tuple[str, np.ndarray]]:
         chunk = 16  # frames of a video are read in runs, one decoder pass per run
-        for start in range(0, len(self._frames), chunk):
-            refs = self._frames[start : start + chunk]
+        for start in range(0, len(self.refs), chunk):
+            refs = self.refs[start : start + chunk]
             for ref, frame in zip(refs, read_frames(refs) if self.kind == "datalist" else map(read_image, refs)):
                 yield _frame_name(ref), frame
 
@@ -172,7 +173,7 @@ def _datalist_sources(path: Path, key: str) -> list[FrameSource]:
         if not isinstance(refs, list) or not refs:
             raise ValueError(f"datalist '{path}', {key}[{i}]: 'image' must be a non-empty list of frames (a video).")
         name = str(case.get("case", f"case_{i:04d}"))
-        sources.append(FrameSource(str(path), "datalist", case=name, num_frames=len(refs), _frames=list(refs)))
+        sources.append(FrameSource(str(path), "datalist", case=name, num_frames=len(refs), refs=list(refs)))
     return sources
 
 
@@ -196,7 +197,7 @@ def open_sources(path: str | os.PathLike, datalist_key: str = "test") -> list[Fr
         raise FileNotFoundError(f"input not found: '{path}'.")
     if path.is_dir():
         frames = _folder_frames(path)
-        return [FrameSource(str(path), "folder", num_frames=len(frames), _frames=frames)]
+        return [FrameSource(str(path), "folder", num_frames=len(frames), refs=frames)]
     if is_video_file(path):
         capture = cv2.VideoCapture(str(path))
         fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from monai_pns.inference.predictor import frame_preprocessing
+from monai_pns.inference.predictor import frame_preprocessing, probabilities_at
 from monai_pns.networks.nets.pnsnet import PNSPlusNet, _PNSBase
 from monai_pns.transforms import PNS_MEAN, PNS_STD
 
@@ -78,6 +77,5 @@ class StreamingPredictor:
             if self._anchor is not None:
                 clip = torch.cat([self._anchor[:, :, None], clip], dim=2)
             refined = net.refine(clip, last_only=True)[:, :, 0]
-            logits = net.decoder(low, refined, x.shape[-2:]).float()
-            probs = F.interpolate(torch.sigmoid(logits), size=frame.shape[:2], mode="bilinear")
-        return probs[0, 0].numpy()
+            logits = net.decoder(low, refined, x.shape[-2:])
+        return probabilities_at(logits, frame.shape[:2])[0]

@@ -132,7 +132,8 @@ class PredictionWriter:
         if self._size is None:
             self._start(height, width)
         elif (height, width) != self._size:
-            raise ValueError(f"frame {prediction.index} is {width}x{height}, the video {self._size[1]}x{self._size[0]}.")
+            video = f"{self._size[1]}x{self._size[0]}"
+            raise ValueError(f"frame {prediction.index} is {width}x{height}, the video {video}.")
         mask = prediction.probability > self.threshold
         self._imwrite(self._tmp / "masks" / f"{prediction.name}.png", mask.astype(np.uint8) * 255)
         if self.probabilities:

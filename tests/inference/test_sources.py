@@ -42,7 +42,8 @@ def test_datalist_cases(tmp_path):
     video = write_video(tmp_path / "v.mp4", 4)
     image = tmp_path / "f.png"
     cv2.imwrite(str(image), np.zeros((40, 72, 3), np.uint8))
-    datalist = {"test": [{"case": "set/a", "image": [f"{video}#2", f"{video}#3"]}, {"case": "set/b", "image": [str(image)]}],
+    cases = [{"case": "set/a", "image": [f"{video}#2", f"{video}#3"]}, {"case": "set/b", "image": [str(image)]}]
+    datalist = {"test": cases,
                 "training": []}
     path = tmp_path / "datalist.json"
     path.write_text(json.dumps(datalist))

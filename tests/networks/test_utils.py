@@ -104,7 +104,8 @@ def test_missing_key_is_listed(tmp_path):
 def test_unexpected_keys_are_listed():
     state = random_official_state_dict("pnsplus")
     # a PNS+ checkpoint given to PNS-Net: PNS-Net's NS blocks are missing, PNS+'s are unexpected
-    match = (r"released 'pnsnet' checkpoint.*missing keys \['ns_blocks\.0\.query\.weight', .*'ns_blocks\.1\.norm\.bias'\]"
+    match = (r"released 'pnsnet' checkpoint.*missing keys "
+             r"\['ns_blocks\.0\.query\.weight', .*'ns_blocks\.1\.norm\.bias'\]"
              r".*unexpected keys \['NSB_global\.query_conv\.weight', .*'NSB_local\.bn\.bias'\]")
     with pytest.raises(ValueError, match=match):
         PNSNet.from_official(state)

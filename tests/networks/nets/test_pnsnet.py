@@ -32,7 +32,7 @@ def test_shape(net, shape, expected):
 
 
 def test_video_path_matches_a_clip_by_clip_reference():
-    """h1 = NS_1(h) + h, h2 = NS_2(h1) + h1, decoder(h + h2), the NS blocks run clip by clip with the modules themselves.
+    """h1 = NS_1(h) + h, h2 = NS_2(h1) + h1, decoder(h + h2); the NS blocks run clip by clip with the modules.
 
     The backbone and the decoder see the same batch of frames as in the network (convolutions round differently for
     other batch sizes, and the raw-score NS aggregation of a random network magnifies that to ~1e-4 relative).
