@@ -46,8 +46,9 @@ def test_streaming_pns_plus_uses_the_first_frame_as_anchor():
 
 
 def test_streaming_on_the_fast_path_float32():
+    pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (setup.cfg [test])")
     net = small_network()
-    fast = optimize_network(net, encoder="torch")  # the onnxruntime encoder: tested offline in test_fast
+    fast = optimize_network(net, encoder="onnxruntime")  # the CPU default; one frame at a time through the encoder
     frames = [synthetic_frame(i) for i in range(6)]
     stream = StreamingPredictor(fast, spatial_size=SIZE, clip_length=5)
     for n, frame in enumerate(frames):
