@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from ignite.engine import Engine
+from ignite.engine import Engine, Events
 from monai.handlers import CheckpointLoader, CheckpointSaver
+
+from monai_pns.distributed import barrier
 
 __all__ = ["TrainingState", "latest_checkpoint", "require_checkpoint"]
 
@@ -39,6 +41,12 @@ class TrainingState:
     the trainer starts: the run continues with the next epoch, with the optimizer's and the scheduler's state.
     Attach it after any handler that loads initial weights (so that the resumed weights win) and after the
     learning-rate scheduler's handler (so that the saved scheduler has taken its epoch step).
+
+    Under ``torch.distributed``, Ignite writes the files from process 0 only (a network wrapped in
+    ``DistributedDataParallel`` is saved unwrapped), every process restores them when resuming (``save_dir`` must
+    be on a file system they share), and every process waits at the end of each epoch until the state is
+    written; attached after a validation handler, that wait also covers the best model a process-0 checkpoint
+    saver wrote during the validation, so the next phase can load it in every process.
 
     Args:
         save_dir: folder of the epoch checkpoints.
@@ -80,3 +88,9 @@ class TrainingState:
             os.fspath(self.save_dir), objects, save_interval=1, n_saved=self.n_saved, epoch_level=True
         )
         saver.attach(engine)
+        if not engine.has_event_handler(_wait_for_all, Events.EPOCH_COMPLETED):
+            engine.add_event_handler(Events.EPOCH_COMPLETED, _wait_for_all)
+
+
+def _wait_for_all(engine: Engine) -> None:
+    barrier()
