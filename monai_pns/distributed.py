@@ -26,6 +26,7 @@ __all__ = [
     "distributed_device",
     "finalize_distributed",
     "init_distributed",
+    "is_main_process",
     "launch_environment",
     "run_on_main_process",
 ]
@@ -128,6 +129,11 @@ def finalize_distributed() -> None:
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def is_main_process() -> bool:
+    """Whether this is process 0 of the group, or no process group is joined."""
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def barrier() -> None:

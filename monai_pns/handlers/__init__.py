@@ -3,7 +3,7 @@ prediction PNGs and overlays."""
 
 from __future__ import annotations
 
-from .checkpoints import TrainingState, latest_checkpoint, require_checkpoint
+from .checkpoints import AtomicDiskSaver, BestModelSaver, TrainingState, latest_checkpoint, require_checkpoint
 from .evaluation_report import EvaluationReport
 from .gradient_clipping import GradientClipping
 from .mlflow_tracking import PhaseMLFlowHandler, end_mlflow_run
@@ -12,6 +12,8 @@ from .prediction_writer import VPSPredictionWriter, frame_stem, probability_to_u
 from .progress_bar import ProgressBarHandler
 
 __all__ = [
+    "AtomicDiskSaver",
+    "BestModelSaver",
     "EvaluationReport",
     "GradientClipping",
     "OverlaySaver",

@@ -1,7 +1,8 @@
-"""Resumable training state and checked checkpoint paths for the bundle's phases."""
+"""Checkpoints that a crash cannot corrupt: resumable training state, the best model, checked paths."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Mapping
@@ -9,19 +10,21 @@ from pathlib import Path
 
 import torch
 from ignite.engine import Engine, Events
-from monai.handlers import CheckpointLoader, CheckpointSaver
+from ignite.handlers.checkpoint import BaseSaveHandler, Checkpoint
+from monai.handlers import CheckpointLoader
 
-from monai_pns.distributed import barrier
+from monai_pns.distributed import barrier, is_main_process
+from monai_pns.utils import write_atomic
 
-__all__ = ["TrainingState", "latest_checkpoint", "require_checkpoint"]
+__all__ = ["AtomicDiskSaver", "BestModelSaver", "TrainingState", "latest_checkpoint", "require_checkpoint"]
 
 _EPOCH = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
 
 
 def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
-    """The ``*checkpoint_epoch=<n>.pt`` file of ``folder`` with the largest ``n`` (``CheckpointSaver``'s epoch-level
-    names), or None when there is none."""
-    found = [(int(m.group(1)), p) for p in Path(folder).glob("*checkpoint_epoch=*.pt") if (m := _EPOCH.search(p.name))]
+    """The ``checkpoint_epoch=<n>.pt`` file of ``folder`` with the largest ``n`` (the names :class:`TrainingState`
+    saves), or None when there is none."""
+    found = [(int(m.group(1)), p) for p in Path(folder).glob("checkpoint_epoch=*.pt") if (m := _EPOCH.search(p.name))]
     return max(found)[1] if found else None
 
 
@@ -32,21 +35,48 @@ def require_checkpoint(path: str | os.PathLike, hint: str = "") -> str:
     return os.fspath(path)
 
 
+def _save(obj: object, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+class AtomicDiskSaver(BaseSaveHandler):
+    """An Ignite save handler that writes each checkpoint to a temporary name and renames it into place, with the
+    umask's file mode (MONAI's ``CheckpointSaver`` writes in place: a run stopped mid-write leaves a corrupt file).
+    Under ``torch.distributed`` only process 0 writes and removes files (every process holds the same state).
+
+    Args:
+        dirname: folder of the checkpoints (created when needed).
+    """
+
+    def __init__(self, dirname: str | os.PathLike) -> None:
+        self.dirname = Path(dirname)
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        if is_main_process():
+            _save(checkpoint, self.dirname / filename)
+
+    def remove(self, filename: str) -> None:
+        if is_main_process():
+            (self.dirname / filename).unlink(missing_ok=True)
+
+
 class TrainingState:
     """Save the whole training state at the end of every epoch and resume from the last one when present.
 
-    Attaching to a trainer adds a ``CheckpointSaver`` of ``save_dict`` plus the trainer itself (its epoch and
-    iteration counters) every epoch into ``save_dir`` (the newest ``n_saved`` kept), and, when ``save_dir``
-    already holds such a checkpoint (a run that was stopped), a ``CheckpointLoader`` that restores all of it when
-    the trainer starts: the run continues with the next epoch, with the optimizer's and the scheduler's state.
-    Attach it after any handler that loads initial weights (so that the resumed weights win) and after the
-    learning-rate scheduler's handler (so that the saved scheduler has taken its epoch step).
+    Attaching to a trainer saves ``save_dict`` plus the trainer itself (its epoch and iteration counters) at every
+    epoch end as ``save_dir/checkpoint_epoch=<n>.pt`` (written atomically; the newest ``n_saved`` kept), and, when
+    ``save_dir`` already holds such a checkpoint (a run that was stopped), restores all of it with MONAI's
+    ``CheckpointLoader`` when the trainer starts: the run continues with the next epoch, with the optimizer's and the
+    scheduler's state. Attach it after any handler that loads initial weights (so that the resumed weights win) and
+    after the learning-rate scheduler's handler (so that the saved scheduler has taken its epoch step).
 
-    Under ``torch.distributed``, Ignite writes the files from process 0 only (a network wrapped in
-    ``DistributedDataParallel`` is saved unwrapped), every process restores them when resuming (``save_dir`` must
-    be on a file system they share), and every process waits at the end of each epoch until the state is
-    written; attached after a validation handler, that wait also covers the best model a process-0 checkpoint
-    saver wrote during the validation, so the next phase can load it in every process.
+    Under ``torch.distributed``, process 0 writes the files (a network wrapped in ``DistributedDataParallel`` is
+    saved unwrapped), every process restores them when resuming (``save_dir`` must be on a file system they share),
+    and every process waits at the end of each epoch until the state is written; attached after a validation
+    handler, that wait also covers the best model a process-0 :class:`BestModelSaver` wrote during the validation,
+    so the next phase can load it in every process.
 
     Args:
         save_dir: folder of the epoch checkpoints.
@@ -84,13 +114,47 @@ class TrainingState:
         if last is not None:
             self.resumed_from = last
             CheckpointLoader(os.fspath(last), objects, map_location=self.map_location).attach(engine)
-        saver = CheckpointSaver(
-            os.fspath(self.save_dir), objects, save_interval=1, n_saved=self.n_saved, epoch_level=True
+        saver = Checkpoint(
+            objects,
+            AtomicDiskSaver(self.save_dir),
+            n_saved=self.n_saved,
+            global_step_transform=lambda e, _: e.state.epoch,
+            filename_pattern="checkpoint_epoch={global_step}.{ext}",
         )
-        saver.attach(engine)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, saver)
         if not engine.has_event_handler(_wait_for_all, Events.EPOCH_COMPLETED):
             engine.add_event_handler(Events.EPOCH_COMPLETED, _wait_for_all)
 
 
 def _wait_for_all(engine: Engine) -> None:
     barrier()
+
+
+class BestModelSaver:
+    """Save the network's state dict to ``path`` (atomically) each time the evaluator's key metric reaches a new best.
+
+    Attach it to a MONAI ``SupervisedEvaluator`` with a ``key_val_metric``: the evaluator records the best value and
+    its epoch (``state.best_metric_epoch``); when that is the epoch just completed, the weights are written. A
+    ``DistributedDataParallel`` wrapper is removed first, so the file loads into the bare network. The file is a plain
+    state dict (MONAI model-zoo ``models/model.pt`` form).
+
+    Args:
+        path: the checkpoint file.
+        network: the network whose weights are saved.
+
+    Examples::
+
+        >>> evaluator = SupervisedEvaluator(..., val_handlers=[BestModelSaver("runs/finetune/model.pt", net)])
+    """
+
+    def __init__(self, path: str | os.PathLike, network: torch.nn.Module) -> None:
+        self.path = Path(path)
+        self.network = network
+
+    def attach(self, engine: Engine) -> None:
+        if not engine.has_event_handler(self, Events.EPOCH_COMPLETED):
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        if engine.state.best_metric_epoch == engine.state.epoch:
+            _save(getattr(self.network, "module", self.network).state_dict(), self.path)

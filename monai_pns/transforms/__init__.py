@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monai_pns.transforms.anchor import DropAnchord
 from monai_pns.transforms.crop import RandSymmetricCropResized
 from monai_pns.transforms.frame_meta import FRAME_META_KEYS, batch_frame_ids
 from monai_pns.transforms.loading import LoadFramesd
@@ -15,6 +16,7 @@ from monai_pns.transforms.sequential import (
 from monai_pns.transforms.window import RandClipWindowd, clip_window, count_frames, select_frames, window_starts
 
 __all__ = [
+    "DropAnchord",
     "FRAME_META_KEYS",
     "LoadFramesd",
     "PNS_MEAN",

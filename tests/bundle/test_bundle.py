@@ -145,7 +145,7 @@ def test_ctrl_c_marks_the_run_failed_and_training_resumes(dataset, tmp_path):
     "overrides, message",
     [
         ({"dataset_dir": "/no/such/folder"}, "dataset root '/no/such/folder' is not a folder"),
-        ({"layout": "kvasirr"}, "Unsupported option 'kvasirr'"),
+        ({"layout": "kvasirr"}, "'kvasirr', did you mean 'kvasir'"),
         ({"clip_length": 0}, "clip_length must be >= 1, got clip_length=0"),
     ],
 )

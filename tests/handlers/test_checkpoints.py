@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from ignite.engine import Events
+from ignite.engine import Engine, Events
 from monai.engines import SupervisedTrainer
 from monai.handlers import LrScheduleHandler
 
-from monai_pns.handlers import TrainingState, latest_checkpoint, require_checkpoint
+from monai_pns.handlers import AtomicDiskSaver, BestModelSaver, TrainingState, latest_checkpoint, require_checkpoint
 
 
 def _setup(save_dir, max_epochs, stop_after=None):
@@ -65,3 +65,47 @@ def test_require_checkpoint(tmp_path):
 def test_trainer_in_save_dict_is_refused(tmp_path):
     with pytest.raises(ValueError, match="must not hold 'trainer'"):
         TrainingState(tmp_path, {"trainer": object()})
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError("interrupted mid-write")
+
+
+def test_atomic_saver_never_leaves_a_partial_file(tmp_path):
+    saver = AtomicDiskSaver(tmp_path / "state")
+    saver({"w": torch.arange(3)}, "checkpoint_epoch=1.pt")
+    with pytest.raises(RuntimeError, match="interrupted mid-write"):
+        saver({"w": torch.arange(3), "bad": _Unpicklable()}, "checkpoint_epoch=1.pt")
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["checkpoint_epoch=1.pt"]
+    assert torch.equal(torch.load(tmp_path / "state" / "checkpoint_epoch=1.pt", weights_only=True)["w"], torch.arange(3))
+    saver.remove("checkpoint_epoch=1.pt")
+    assert list((tmp_path / "state").iterdir()) == []
+
+
+def test_best_model_saver_writes_only_on_a_new_best(tmp_path):
+    net = torch.nn.Linear(2, 1)
+    scores = iter([0.5, 0.4, 0.7, 0.7])
+    evaluator = Engine(lambda e, b: None)
+    path = tmp_path / "model.pt"
+    saved = []
+
+    @evaluator.on(Events.EPOCH_COMPLETED)
+    def _score(engine):  # what MONAI's Workflow does for its key metric, before other handlers
+        value = next(scores)
+        if engine.state.epoch == 1 or value > engine.state.best_metric:
+            engine.state.best_metric, engine.state.best_metric_epoch = value, engine.state.epoch
+
+    evaluator.state.best_metric, evaluator.state.best_metric_epoch = -1, -1
+    BestModelSaver(path, net).attach(evaluator)
+
+    @evaluator.on(Events.EPOCH_COMPLETED)
+    def _record(engine):
+        saved.append(torch.load(path, weights_only=True)["weight"].clone() if path.exists() else None)
+        with torch.no_grad():
+            net.weight.add_(1.0)
+
+    evaluator.run([0], max_epochs=4)
+    assert saved[0] is not None and torch.equal(saved[1], saved[0])  # epoch 2 is worse: file unchanged
+    assert torch.equal(saved[2], saved[0] + 2)  # epoch 3 is the new best
+    assert torch.equal(saved[3], saved[2])  # a tie is not a new best
