@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import ignite.distributed as idist
 import torch
 import torch.distributed as dist
 
@@ -122,9 +123,11 @@ def init_distributed(device: str | torch.device, timeout: float = 1800.0) -> int
 
 
 def finalize_distributed() -> None:
-    """Leave the process group (nothing to do outside one)."""
+    """Leave the process group (nothing to do outside one), and tell Ignite's ``idist`` (through which MONAI's
+    metric handlers gather) that this process is on its own again."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    idist.sync()
 
 
 def _distributed() -> bool:
@@ -162,7 +165,8 @@ def run_on_main_process(func: Callable[[], _T]) -> _T:
         try:
             pickle.dumps(payload[0])
         except Exception:
-            payload[0] = (False, RuntimeError(f"process 0 failed: {error!r}" if error else "process 0's result cannot be sent"))
+            reason = f"process 0 failed: {error!r}" if error is not None else "process 0's result cannot be sent"
+            payload[0] = (False, RuntimeError(reason))
     dist.broadcast_object_list(payload, src=0)
     if error is not None:
         raise error

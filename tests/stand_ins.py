@@ -1,14 +1,20 @@
-"""Stand-ins shared by the tests of the pipeline pieces: a tiny generated video set, an elementwise network and a
-batch-independent PNS-Net."""
+"""Stand-ins shared by the tests of the pipeline pieces: a tiny generated video set, small networks, a
+batch-independent PNS-Net and the environment torchrun gives a single process."""
 
 from __future__ import annotations
 
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import torch
 from monai.data import load_decathlon_datalist
 
 from monai_pns.data.synthetic import generate_synthetic_dataset
+from monai_pns.distributed import finalize_distributed
 from monai_pns.networks import PNSNet
 
 
@@ -74,3 +80,23 @@ class PixelLogits(torch.nn.Module):
         if self.fail_on_rank == torch.distributed.get_rank() and self.calls == self.fail_at:
             raise RuntimeError(f"process {self.fail_on_rank} fails at forward pass {self.calls}")
         return self.conv(x) if x.ndim == 5 else self.conv(x[:, :, None])[:, :, 0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def world_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment torchrun gives a single process; the group and the SIGTERM handler are undone afterwards."""
+    env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
+    for name, value in {**env, "MASTER_PORT": str(free_port())}.items():
+        monkeypatch.setenv(name, value)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        finalize_distributed()
+        signal.signal(signal.SIGTERM, handler)
