@@ -13,6 +13,7 @@ from ignite.engine import Engine, Events
 from ignite.handlers.checkpoint import BaseSaveHandler, Checkpoint
 from monai.handlers import CheckpointLoader
 
+from monai_pns.distributed import barrier, is_main_process
 from monai_pns.utils import write_atomic
 
 __all__ = ["AtomicDiskSaver", "BestModelSaver", "TrainingState", "latest_checkpoint", "require_checkpoint"]
@@ -48,6 +49,7 @@ def _save(obj: object, path: Path) -> None:
 class AtomicDiskSaver(BaseSaveHandler):
     """An Ignite save handler that writes each checkpoint to a temporary name and renames it into place, with the
     umask's file mode (MONAI's ``CheckpointSaver`` writes in place: a run stopped mid-write leaves a corrupt file).
+    Under ``torch.distributed`` only process 0 writes and removes files (every process holds the same state).
 
     Args:
         dirname: folder of the checkpoints (created when needed).
@@ -57,10 +59,12 @@ class AtomicDiskSaver(BaseSaveHandler):
         self.dirname = Path(dirname)
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
-        _save(checkpoint, self.dirname / filename)
+        if is_main_process():
+            _save(checkpoint, self.dirname / filename)
 
     def remove(self, filename: str) -> None:
-        (self.dirname / filename).unlink(missing_ok=True)
+        if is_main_process():
+            (self.dirname / filename).unlink(missing_ok=True)
 
 
 class TrainingState:
@@ -73,6 +77,12 @@ class TrainingState:
     ``CheckpointLoader`` when the trainer starts: the run continues with the next epoch, with the optimizer's and the
     scheduler's state. Attach it after any handler that loads initial weights (so that the resumed weights win) and
     after the learning-rate scheduler's handler (so that the saved scheduler has taken its epoch step).
+
+    Under ``torch.distributed``, process 0 writes the files (a network wrapped in ``DistributedDataParallel`` is
+    saved unwrapped), every process restores them when resuming (``save_dir`` must be on a file system they share),
+    and every process waits at the end of each epoch until the state is written; attached after a validation
+    handler, that wait also covers the best model a process-0 :class:`BestModelSaver` wrote during the validation,
+    so the next phase can load it in every process.
 
     Args:
         save_dir: folder of the epoch checkpoints.
@@ -121,10 +131,17 @@ class TrainingState:
         )
         engine.add_event_handler(Events.EPOCH_COMPLETED, saver)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._prune)
+        if not engine.has_event_handler(_wait_for_all, Events.EPOCH_COMPLETED):
+            engine.add_event_handler(Events.EPOCH_COMPLETED, _wait_for_all)
 
     def _prune(self, engine: Engine) -> None:
-        for old in _epoch_checkpoints(self.save_dir)[: -self.n_saved]:
-            old.unlink(missing_ok=True)
+        if is_main_process():
+            for old in _epoch_checkpoints(self.save_dir)[: -self.n_saved]:
+                old.unlink(missing_ok=True)
+
+
+def _wait_for_all(engine: Engine) -> None:
+    barrier()
 
 
 class BestModelSaver:

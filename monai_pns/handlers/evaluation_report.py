@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 
 from ignite.engine import Engine, Events
 
+from monai_pns.distributed import run_on_main_process
 from monai_pns.evaluate import PAPER_COLUMNS, evaluate_predictions
 
 __all__ = ["EvaluationReport"]
@@ -19,6 +21,10 @@ class EvaluationReport:
     the threshold-curve plots go to ``output_dir``. The summary values are put into ``engine.state.metrics`` as
     ``"<set>/<metric>"`` (e.g. ``"Synthetic-Test/maxDice"``), where a tracking handler attached after this one logs
     them; ``self.summary`` keeps the whole summary.
+
+    Under ``torch.distributed`` each process writes the frames of its share of the data; this handler waits until
+    every process has finished writing, scores the files once in process 0 and gives every process the summary
+    (or process 0's error), so all of them hold the same metrics.
 
     Args:
         pred_root: the folder the writer fills (``<pred_root>/<case>/<frame>.png``); its name is the model name.
@@ -57,8 +63,15 @@ class EvaluationReport:
             engine.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        summary = evaluate_predictions(
-            self.pred_root, self.output_dir, datalist=self.datalist, data_list_key=self.data_list_key, mode=self.mode
+        summary = run_on_main_process(
+            partial(
+                evaluate_predictions,
+                self.pred_root,
+                self.output_dir,
+                datalist=self.datalist,
+                data_list_key=self.data_list_key,
+                mode=self.mode,
+            )
         )
         names = self.metric_names or tuple(dict.fromkeys(("maxDice", *PAPER_COLUMNS[summary["mode"]])))
         for model_results in summary["results"].values():

@@ -1,0 +1,146 @@
+"""MONAI's own checks on bundles/pns_net: the metadata against the vendored schema (offline), the model-zoo workflow
+properties of the train and infer workflows with tiny runs, TorchScript and ONNX exports of the trained model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from monai.bundle import ConfigWorkflow, ckpt_export, onnx_export, verify_metadata
+from monai.data import load_net_with_metadata
+from monai.utils import path_to_sqlite_uri
+
+from monai_pns.data import generate_synthetic_dataset
+from monai_pns.networks import PNSNet
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "bundles" / "pns_net"
+TRAIN, INFERENCE, META = (BUNDLE / "configs" / n for n in ("train.json", "inference.json", "metadata.json"))
+SCHEMA = BUNDLE / "docs" / "meta_schema_20240725.json"
+SCHEMA_MD5 = "76e1add273836515d0bbb3bc71962474"
+TINY = {"spatial_size": [32, 64], "batch_size": 2, "finetune_epochs": 1, "progress": False}
+CLIP = [1, 3, 5, 32, 64]  # (B, C, T, H, W) of the exports
+EXPORT_TOLERANCE = 1e-4
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any download MONAI attempts fails the test."""
+
+    def refuse(url, *args, **kwargs):
+        raise AssertionError(f"tried to download {url}")
+
+    monkeypatch.setattr("monai.apps.utils._download_with_progress", refuse)
+
+
+def test_metadata_verifies_offline_against_the_vendored_schema(offline):
+    assert json.loads(META.read_text())["schema"].endswith("/" + SCHEMA.name)  # the schema metadata.json names
+    verify_metadata(meta_file=str(META), filepath=str(SCHEMA), hash_val=SCHEMA_MD5)
+
+
+def test_metadata_without_a_required_field_fails(offline, tmp_path):
+    metadata = json.loads(META.read_text())
+    del metadata["task"]
+    (tmp_path / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match="'task' is a required property"):
+        verify_metadata(meta_file=str(tmp_path / "metadata.json"), filepath=str(SCHEMA), hash_val=SCHEMA_MD5)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data") / "synthetic"
+    generate_synthetic_dataset(
+        root, num_train_videos=4, num_test_videos=2, num_frames=7, num_images=1, height=32, width=64
+    )
+    return root
+
+
+def workflow(workflow_type: str, configs, run_id: str, **overrides) -> ConfigWorkflow:
+    flow = ConfigWorkflow(config_file=[str(c) for c in configs], meta_file=str(META), workflow_type=workflow_type,
+                          run_id=run_id, **{**TINY, **overrides})
+    flow.initialize()
+    return flow
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory) -> tuple[Path, list]:
+    """The model-zoo train workflow running `finetuning` (phase 2) from a seeded phase-1 model: the output folder and
+    what `check_properties` returned before the run."""
+    out = tmp_path_factory.mktemp("runs") / "zoo"
+    torch.manual_seed(0)
+    (out / "pretrain").mkdir(parents=True)
+    torch.save(PNSNet().state_dict(), out / "pretrain" / "model.pt")
+    flow = workflow("train", [TRAIN], "finetuning", dataset_dir=str(dataset), output_dir=str(out), run_name="zoo")
+    missing = flow.check_properties()
+    assert flow.max_epochs == 1 and flow.val_interval == 1 and len(flow.train_dataset) == 3
+    flow.run()
+    flow.finalize()
+    return out, missing
+
+
+def test_train_workflow_has_the_model_zoo_properties_and_runs(trained):
+    out, missing = trained
+    assert missing == []
+    assert list(torch.load(out / "finetune" / "model.pt", weights_only=True)) == list(PNSNet().state_dict())
+    client = mlflow.MlflowClient(path_to_sqlite_uri(str(out / "mlruns.db")))
+    runs = client.search_runs([client.get_experiment_by_name("pns_net").experiment_id])
+    assert [(r.info.run_name, r.info.status) for r in runs] == [("zoo", "FINISHED")]
+
+
+def test_infer_workflow_has_the_model_zoo_properties_and_runs(trained, dataset):
+    out, _ = trained
+    frames = dataset / "VPS-TestSet" / "Synthetic-Test" / "Frame"
+    flow = workflow("infer", [TRAIN, INFERENCE], "inferring", dataset_dir=str(frames), output_dir=str(out),
+                    ckpt_path=str(out / "finetune" / "model.pt"))
+    assert flow.check_properties() == []
+    assert len(flow.dataset) == 4  # 2 videos of 7 frames in clips of 5: 2 clips each
+    flow.run()
+    flow.finalize()
+    written = sorted((out / "predictions" / "PNSNet").rglob("*.png"))
+    expected = sorted(frames.rglob("*.jpg"))
+    assert [(p.parent.name, p.stem) for p in written] == [(f.parent.name, f.stem) for f in expected]
+
+
+def _trained_network(checkpoint: Path) -> PNSNet:
+    net = PNSNet()
+    net.load_state_dict(torch.load(checkpoint, weights_only=True))
+    return net.eval()
+
+
+def _clips() -> list[torch.Tensor]:
+    return [torch.randn(*CLIP, generator=torch.Generator().manual_seed(seed)) for seed in (1, 2)]
+
+
+def test_torchscript_export_matches_the_checkpoint(trained, tmp_path):
+    checkpoint = trained[0] / "finetune" / "model.pt"
+    common = {"net_id": "network_def", "ckpt_file": str(checkpoint), "meta_file": str(META),
+              "config_file": str(TRAIN)}
+    with pytest.raises(Exception, match="getattr's second argument must be a string literal"):
+        ckpt_export(filepath=str(tmp_path / "scripted.ts"), **common)  # torch.jit.script: see docs/README.md
+    ckpt_export(filepath=str(tmp_path / "models" / "model.ts"), use_trace=True, input_shape=CLIP, **common)
+    scripted, meta, extra = load_net_with_metadata(str(tmp_path / "models" / "model.ts"), more_extra_files=["train.json"])
+    assert meta["version"] == json.loads(META.read_text())["version"]
+    assert json.loads(extra["train.json"]) == json.loads(TRAIN.read_text())
+    net = _trained_network(checkpoint)
+    with torch.no_grad():
+        for clip in _clips():
+            assert (scripted(clip) - net(clip)).abs().max().item() <= EXPORT_TOLERANCE
+
+
+def test_onnx_export_matches_the_checkpoint(trained, tmp_path):
+    checkpoint = trained[0] / "finetune" / "model.pt"
+    path = tmp_path / "models" / "model.onnx"
+    path.parent.mkdir()
+    onnx_export(net_id="network_def", filepath=str(path), ckpt_file=str(checkpoint), meta_file=str(META),
+                config_file=str(TRAIN), use_trace=True, input_shape=CLIP, converter_kwargs={"dynamo": False})
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    net = _trained_network(checkpoint)
+    with torch.no_grad():
+        for clip in _clips():
+            (exported,) = session.run(None, {session.get_inputs()[0].name: clip.numpy()})
+            assert np.abs(exported - net(clip).numpy()).max() <= EXPORT_TOLERANCE

@@ -1,0 +1,135 @@
+"""monai_pns.distributed: launch checks, the process group of a torchrun launch, collective steps of the handlers."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import ignite.distributed as idist
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from monai_pns.distributed import (
+    TORCHRUN_VARIABLES,
+    check_gpu_count,
+    distributed_device,
+    finalize_distributed,
+    init_distributed,
+    is_main_process,
+    launch_environment,
+    run_on_main_process,
+)
+from tests.stand_ins import world_of_one
+
+
+def test_launch_environment_names_the_missing_variables():
+    with pytest.raises(ValueError) as error:
+        launch_environment({"RANK": "0", "WORLD_SIZE": "2"})
+    message = str(error.value)
+    assert "launch them with `torchrun --nproc_per_node=N -m monai.bundle run ...`" in message
+    assert message.endswith("(missing environment variables LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT).")
+    full = {name: str(i) for i, name in enumerate(TORCHRUN_VARIABLES)}
+    assert launch_environment({**full, "OTHER": "x"}) == full
+
+
+@pytest.mark.parametrize("processes, gpus", [(1, 1), (2, 2), (1, 8)])
+def test_as_many_gpus_as_processes_is_accepted(processes, gpus):
+    check_gpu_count(processes, gpus)
+
+
+@pytest.mark.parametrize("processes, gpus", [(3, 2), (1, 0), (9, 8)])
+def test_more_processes_than_gpus_is_refused(processes, gpus):
+    with pytest.raises(ValueError) as error:
+        check_gpu_count(processes, gpus)
+    assert str(error.value) == (
+        f"{processes} processes on this node but only {gpus} visible GPUs: use --nproc_per_node <= {gpus} "
+        f"(local_world_size={processes}, device_count={gpus})."
+    )
+
+
+def test_distributed_device_is_the_local_rank(monkeypatch):
+    with world_of_one(monkeypatch):
+        monkeypatch.setenv("LOCAL_RANK", "3")
+        assert distributed_device(use_cuda=True) == torch.device("cuda:3")
+        assert distributed_device(use_cuda=False) == torch.device("cpu")
+        monkeypatch.delenv("MASTER_PORT")
+        with pytest.raises(ValueError, match="missing environment variables MASTER_PORT"):
+            distributed_device()
+
+
+def test_init_distributed_joins_once_and_checks_the_timeout(monkeypatch):
+    with world_of_one(monkeypatch):
+        with pytest.raises(ValueError, match=r"timeout must be > 0 seconds, got timeout=0"):
+            init_distributed("cpu", timeout=0)
+        assert not dist.is_initialized()
+        assert init_distributed("cpu", timeout=60) == 0
+        assert dist.get_backend() == "gloo" and dist.get_world_size() == 1 and is_main_process()
+        assert init_distributed("cpu") == 0  # already joined
+        assert idist.get_world_size() == 1 and idist.backend() == "gloo"  # Ignite (MONAI's metric gathers) sees it
+    assert not dist.is_initialized() and is_main_process()
+    assert idist.backend() is None  # and sees it gone
+
+
+def test_sigterm_raises_once_unless_a_failure_is_being_handled(monkeypatch):
+    with world_of_one(monkeypatch):
+        init_distributed("cpu")
+        with pytest.raises(SystemExit, match="terminated by signal 15"):
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # a second SIGTERM ends the process
+        init_distributed("cpu")  # already joined: the handler is not installed again
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        finalize_distributed()
+        init_distributed("cpu")
+        try:
+            raise ConnectionError("the other process died")
+        except ConnectionError:
+            os.kill(os.getpid(), signal.SIGTERM)  # the failure path already running is left to finish
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+class _Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("cannot be sent")
+        self.callback = lambda: None
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    calls = []
+
+    def compute():
+        calls.append(rank)
+        return {"from": rank, "values": [1.5, 2.5]}
+
+    def fail():
+        raise ValueError("bad predictions folder")
+
+    def fail_unpicklable():
+        raise _Unpicklable()
+
+    results = {"value": run_on_main_process(compute), "calls": calls}
+    for name, func in (("error", fail), ("unpicklable", fail_unpicklable)):
+        try:
+            run_on_main_process(func)
+        except Exception as error:  # recorded for the test process
+            results[name] = f"{type(error).__name__}: {error}"
+    torch.save(results, f"{out_dir}/{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_run_on_main_process_computes_once_and_shares_results_and_errors(tmp_path):
+    mp.spawn(_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    first, second = (torch.load(tmp_path / f"{rank}.pt", weights_only=False) for rank in (0, 1))
+    assert first["value"] == second["value"] == {"from": 0, "values": [1.5, 2.5]}
+    assert first["calls"] == [0] and second["calls"] == []
+    assert first["error"] == second["error"] == "ValueError: bad predictions folder"
+    assert first["unpicklable"] == "_Unpicklable: cannot be sent"
+    assert second["unpicklable"] == "RuntimeError: process 0 failed: _Unpicklable('cannot be sent')"
+
+
+def test_outside_a_process_group_everything_is_local():
+    assert not dist.is_initialized() and is_main_process()
+    assert run_on_main_process(lambda: 7) == 7
