@@ -27,11 +27,13 @@ again from scratch.
 
 Usage::
 
-    OMP_NUM_THREADS=2 python benchmarks/learning.py --suite learning            # about 3 h on 2 cores
+    OMP_NUM_THREADS=2 python benchmarks/learning.py --suite learning        # about 2 h on 2 cores
     OMP_NUM_THREADS=2 python benchmarks/learning.py --suite temporal --seeds 0 1 2
     OMP_NUM_THREADS=2 python benchmarks/learning.py --suite ablation --ablation-finetune-epochs 20
-    python benchmarks/learning.py --train-videos 4 --test-videos 2 --frames 7 --images 4 --frame-size 32 64 \\
-        --pretrain-epochs 1 --finetune-epochs 1 --seeds 0 1 --work /tmp/learning --out /tmp/learning/results
+    python benchmarks/learning.py --train-videos 4 --test-videos 2 --frames 9 --images 4 --frame-size 32 64 \\
+        --pretrain-epochs 1 --finetune-epochs 1 --seeds 0 --rows row1_base --work /tmp/learning --out /tmp/learning/out
+
+docs/learning.md describes the settings, the scores and the outputs.
 """
 
 from __future__ import annotations
@@ -295,11 +297,11 @@ def _run_bundle(run_id: str, configs: Sequence[Path], overrides: Mapping) -> flo
     return time.perf_counter() - start
 
 
-def _network(configs: Sequence[Path], overrides: Mapping, seed: int) -> torch.nn.Module:
+def _network(configs: Sequence[Path], seed: int) -> torch.nn.Module:
+    """The bundle's ``network_def`` of ``configs``, initialised with ``seed``."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser(ConfigParser.load_config_files([str(c) for c in configs]))
-    parser.update({k: v for k, v in overrides.items() if k.startswith("network")})
     torch.manual_seed(seed)
     return parser.get_parsed_content("network_def")
 
@@ -330,7 +332,7 @@ def run_experiment(exp: Experiment, folders: Mapping[str, Path], common: Mapping
             times["pretraining"] = _run_bundle("pretraining", train_configs, {**overrides, "run_name": "pretraining"})
         else:
             start = out / "phase1_start.pt"
-            network = _network(train_configs, overrides, exp.seed)
+            network = _network(train_configs, exp.seed)
             _save_state(phase1_start(folders[exp.phase1_from] / "pretrain" / "model.pt", network), start)
             overrides["pretrain_ckpt"] = str(start)
         times["finetuning"] = _run_bundle("finetuning", train_configs, {**overrides, "run_name": "finetuning"})
@@ -382,17 +384,23 @@ def _get(record: Mapping, where: str, set_name: str, key: str = "maxDice") -> fl
 def learning_table(
     records: Mapping[str, dict], names: Sequence[str], budget_minutes: float, perfect: Mapping[str, dict]
 ) -> list[str]:
+    """The learning suite's table: a perfect prediction's scores, then per model and set its scores and training
+    minutes per phase (a shared phase 1 counted with the time it took its owner)."""
     rows = [f"| perfect prediction (ceiling) | {set_name} | " + " | ".join(_fmt(values[k]) for k in METRICS)
             + " | 1.000 | 1.000 | 0.0000 | - | - | - |" for set_name, values in perfect.items()]
     for name in names:
         r = records[name]
-        phases = [r["times_s"].get(p, 0.0) / 60 for p in ("pretraining", "finetuning")]
-        budget = "" if sum(phases) <= budget_minutes else " (over budget)"
+        owner = r["phase1_from"] or r["score_phase1_of"]
+        phase1 = (records[owner] if owner else r)["times_s"]["pretraining"] / 60
+        phase2 = r["times_s"]["finetuning"] / 60 if "finetuning" in r["times_s"] else None
+        total = phase1 + (phase2 or 0.0)
+        times = [_fmt(phase1, 1) + (" (shared)" if owner else ""), _fmt(phase2, 1),
+                 _fmt(total, 1) + ("" if total <= budget_minutes else " (over budget)")]
         for set_name in r["test"]:
             cells = [_fmt(_get(r, "test", set_name, k)) for k in METRICS]
             cells += [_fmt(_get(r, subset, set_name)) for subset in SUBSETS]
-            cells += [_fmt(r["false_positive_area"].get(set_name), 4), *(_fmt(m, 1) for m in phases)]
-            rows.append(f"| {r['label']} | {set_name} | " + " | ".join(cells) + f" | {_fmt(sum(phases), 1)}{budget} |")
+            cells += [_fmt(r["false_positive_area"].get(set_name), 4), *times]
+            rows.append(f"| {r['label']} | {set_name} | " + " | ".join(cells) + " |")
     header = ("| Model | Set | " + " | ".join(METRICS) + " | maxDice polyp frames | maxDice ambiguous frames"
               " | FP area polyp-free frames | phase 1 min | phase 2 min | training min |")
     return [header, "|---" * (len(METRICS) + 8) + "|", *rows]
@@ -569,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     folders: dict[str, Path] = {}
     for exp in experiments:
         parent = exp.phase1_from or exp.score_phase1_of
-        spec = {"data": data_params, "common": {k: v for k, v in common.items() if k != "dataset_dir"},
+        spec = {"data": data_params, "common": {k: v for k, v in common.items() if not k.endswith(("_dir", "_root"))},
                 "configs": [str(c.relative_to(ROOT)) for c in exp.configs], "overrides": exp.overrides,
                 "seed": exp.seed, "parent": None if parent is None else folders[parent].name,
                 "phase1_only": exp.score_phase1_of is not None}
