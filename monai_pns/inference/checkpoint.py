@@ -3,10 +3,10 @@
 Rules, in order:
 
 1. ``official=True``: a released PNS-Net or PNS+ checkpoint; the architecture is PNS+ when it holds ``NSB_global``
-   keys, PNS-Net otherwise, built in the released configuration by ``from_official``.
+   keys, PNS-Net otherwise, built in the released configuration (as ``from_official`` builds it).
 2. Otherwise the file holds a state dict of a monai_pns network, either at the top level (``torch.save(
-   net.state_dict(), ...)``, the model zoo's ``models/model.pt``) or under ``"network"`` (a MONAI ``CheckpointSaver``
-   file saved with ``save_dict={"network": net, "optimizer": ...}``).
+   net.state_dict(), ...)``, the model zoo's ``models/model.pt``) or under ``"network"`` or ``"model"`` (a MONAI
+   ``CheckpointSaver`` file saved with ``save_dict={"network": net, "optimizer": ...}``).
 3. The architecture is ``network_config`` when the file holds one (a top-level entry
    ``{"name": "PNSNet" | "PNSPlusNet", "kwargs": {...}, "clip_length": T}``, every field optional); otherwise it is
    read from the state dict as far as the weights show it: PNS+ when it holds ``ns_global.*`` keys, the number of NS
@@ -36,6 +36,8 @@ __all__ = ["NETWORKS", "NetworkSpec", "load_network", "network_spec_from_state_d
 #: the architectures a checkpoint's ``network_config["name"]`` may name
 NETWORKS: dict[str, type[nn.Module]] = {"PNSNet": PNSNet, "PNSPlusNet": PNSPlusNet}
 _CONFIG_FIELDS = ("name", "kwargs", "clip_length")
+#: where a MONAI ``CheckpointSaver`` file holding several objects keeps the network (``save_dict`` keys)
+_STATE_KEYS = ("network", "model")
 
 
 @dataclass
@@ -102,15 +104,16 @@ def _spec_from_config(config: object, source: str) -> NetworkSpec:
 
 
 def _network_state(checkpoint: object, source: str) -> Mapping[str, torch.Tensor]:
-    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("network"), Mapping):
-        return checkpoint["network"]
+    for key in _STATE_KEYS:
+        if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get(key), Mapping):
+            return checkpoint[key]
     if isinstance(checkpoint, Mapping) and checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         return checkpoint
     if isinstance(checkpoint, Mapping):
         found = [k for k in checkpoint if not isinstance(checkpoint[k], torch.Tensor)][:8]
         raise ValueError(
             f"{source} holds no network state dict: expected tensors at the top level or a state dict under "
-            f"'network', found entries {found}."
+            f"{' or '.join(repr(k) for k in _STATE_KEYS)}, found entries {found}."
         )
     raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a state dict.")
 

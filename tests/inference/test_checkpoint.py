@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_pns.inference import NetworkSpec, load_network
+from monai_pns.inference.checkpoint import network_spec_from_state_dict
+from monai_pns.networks import PNSNet, PNSPlusNet
+from tests.networks.reference import random_official_state_dict
+
+
+@pytest.mark.parametrize(
+    "net, name, kwargs",
+    [
+        (PNSNet(), "PNSNet", {"in_channels": 3, "out_channels": 1, "num_blocks": 2}),
+        (PNSNet(num_blocks=1, norm_shape=(16, 28)), "PNSNet",
+         {"in_channels": 3, "out_channels": 1, "num_blocks": 1, "norm_shape": (16, 28)}),
+        (PNSNet(in_channels=1, out_channels=2, num_blocks=3, use_norm=False), "PNSNet",
+         {"in_channels": 1, "out_channels": 2, "num_blocks": 3, "use_norm": False}),
+        (PNSNet(num_blocks=0), "PNSNet", {"in_channels": 3, "out_channels": 1, "num_blocks": 0}),
+        (PNSPlusNet(norm_shape=(8, 14)), "PNSPlusNet", {"in_channels": 3, "out_channels": 1, "norm_shape": (8, 14)}),
+    ],
+)
+def test_spec_read_from_the_weights(net, name, kwargs):
+    spec = network_spec_from_state_dict(net.state_dict())
+    assert (spec.name, spec.kwargs, spec.clip_length) == (name, kwargs, None)
+    assert spec.uses_anchor == (name == "PNSPlusNet")
+    rebuilt = spec.build()
+    rebuilt.load_state_dict(net.state_dict())  # strict: the spec rebuilds the same architecture
+
+
+@pytest.mark.parametrize("layout", ["plain", "network", "model"])
+def test_state_dict_layouts(tmp_path, layout):
+    torch.manual_seed(0)
+    net = PNSNet(num_blocks=1)
+    state = net.state_dict()
+    torch.save(state if layout == "plain" else {layout: state, "optimizer": {"state": {}}, "epoch": 3},
+               tmp_path / "c.pt")
+    loaded, spec = load_network(tmp_path / "c.pt")
+    assert isinstance(loaded, PNSNet) and not loaded.training and spec.kwargs["num_blocks"] == 1
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in state.items())
+
+
+@pytest.mark.parametrize("arch, cls", [("pnsnet", PNSNet), ("pnsplus", PNSPlusNet)])
+def test_official_checkpoints(tmp_path, arch, cls):
+    official = random_official_state_dict(arch)
+    torch.save({f"module.{k}": v for k, v in official.items()}, tmp_path / "released.pth")
+    loaded, spec = load_network(tmp_path / "released.pth", official=True)
+    assert type(loaded) is cls and spec == NetworkSpec(cls.__name__, {"norm_shape": (16, 28)})
+    expected = cls.from_official(official).state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in loaded.state_dict().items())
+
+
+def test_network_config_wins_and_is_checked(tmp_path):
+    net = PNSNet(num_blocks=1, radius=2, softmax_aggregation=True)  # not visible in the weights
+    config = {"name": "PNSNet", "kwargs": {"num_blocks": 1, "radius": 2, "softmax_aggregation": True}, "clip_length": 4}
+    torch.save({"network": net.state_dict(), "network_config": config}, tmp_path / "c.pt")
+    loaded, spec = load_network(tmp_path / "c.pt")
+    assert loaded.ns_blocks[0].radius == 2 and loaded.ns_blocks[0].softmax_aggregation and spec.clip_length == 4
+    for bad, match in [
+        ({"name": "UNet"}, "UNet"),
+        ({"kwargs": [1]}, "'kwargs' must be a dict"),
+        ({"clip_length": 0}, "'clip_length' must be a positive int"),
+        ({"kwargs": {"num_blokcs": 1}}, r"cannot build PNSNet\(\*\*\{'num_blokcs': 1\}\)"),
+    ]:
+        torch.save({"network": net.state_dict(), "network_config": bad}, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=match):
+            load_network(tmp_path / "bad.pt")
+
+
+def test_released_file_without_official_is_an_error(tmp_path):
+    torch.save(random_official_state_dict("pnsnet"), tmp_path / "released.pth")
+    with pytest.raises(ValueError, match=r"missing keys \['backbone\.conv1\.0\.weight'.*unexpected keys \['feature_"):
+        load_network(tmp_path / "released.pth")
