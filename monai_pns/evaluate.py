@@ -39,7 +39,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +62,7 @@ __all__ = [
     "ground_truth_videos",
     "load_datalist",
     "main",
+    "select_frames",
     "write_reports",
 ]
 
@@ -179,6 +180,51 @@ def ground_truth_videos(datalist: Mapping, data_list_key: str) -> list[GTVideo]:
     if len(kinds) > 1:
         raise ValueError(f"datalist key '{data_list_key}' mixes videos and single images: score them separately.")
     return list(videos.values())
+
+
+def select_frames(
+    videos: Sequence[GTVideo], frames: Mapping[str, Collection[int]], skip_first_last: bool = True
+) -> list[GTVideo]:
+    """The scored units restricted to some of their frames, to score a subset (e.g. the frames with a polyp, or
+    the frames that are ambiguous alone) with the protocol's averaging: frames -> videos -> set.
+
+    Args:
+        videos: the scored units (:func:`ground_truth_videos`).
+        frames: per unit (``GTVideo.video``: the case, or the source of a group of single images), the indices of
+            the frames kept (``GTFrame.index``: 0-based positions in the video). Units not named keep no frame.
+        skip_first_last: drop the first and last frame of every video (not of a group of single images) whatever
+            ``frames`` says, as the protocol does; score the result with ``skip_first_last=False``.
+
+    Returns:
+        the units that keep at least one frame, in their order, with only those frames.
+
+    Raises:
+        ValueError: ``frames`` names a unit that is not in ``videos`` or an index that is not one of its frames.
+
+    Examples::
+
+        >>> videos = ground_truth_videos(datalist, "test")
+        >>> polyp = select_frames(videos, {"Synthetic-Test/1": [0, 1, 2], "Synthetic-Test/2": range(24)})
+        >>> evaluate_models(polyp, ["runs/pred/PNSNet"], skip_first_last=False)["evaluators"]["PNSNet"].set_results()
+    """
+    units = {v.video: v for v in videos}
+    unknown = sorted(set(frames) - set(units))
+    if unknown:
+        raise ValueError(f"frames name units that are not scored: {unknown} (units: {sorted(units)}).")
+    selected = []
+    for video in videos:
+        indices = {int(i) for i in frames.get(video.video, ())}
+        known = {f.index for f in video.frames}
+        if not indices <= known:
+            raise ValueError(
+                f"case '{video.video}' has no frame {sorted(indices - known)} (frames 0..{len(known) - 1})."
+            )
+        if skip_first_last and video.is_video:
+            indices -= {min(known), max(known)}
+        kept = [f for f in video.frames if f.index in indices]
+        if kept:
+            selected.append(GTVideo(video.set_name, video.video, video.is_video, kept))
+    return selected
 
 
 def _read_masks(refs: Sequence[str]):

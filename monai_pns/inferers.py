@@ -1,4 +1,5 @@
-"""Mixed precision for MONAI engines on every device: an autocasting inferer and the default ``amp`` choice."""
+"""Inferers for MONAI engines: mixed precision on every device (an autocasting inferer and the default ``amp``
+choice), and frame-by-frame inference of clips through a network's image path."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import torch
 from monai.inferers import SimpleInferer
 
-__all__ = ["AutocastInferer", "amp_supported"]
+__all__ = ["AutocastInferer", "FrameWiseInferer", "amp_supported"]
 
 
 def amp_supported(device: str | torch.device) -> bool:
@@ -47,3 +48,38 @@ class AutocastInferer(SimpleInferer):
         with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.enabled):
             out = super().__call__(inputs, network, *args, **kwargs)
         return out.float() if self.enabled else out
+
+
+class FrameWiseInferer(AutocastInferer):
+    """``AutocastInferer`` that runs every frame of a clip alone through the network's image path.
+
+    A clip batch (B, C, T, H, W) is folded into the image batch (B*T, C, H, W), the network predicts
+    (B*T, C', H', W') and the result is unfolded to (B, C', T, H', W'); an image batch (B, C, H, W) goes to the
+    network as it is. This runs a 2-D network (MONAI's ``UNet`` or ``BasicUNet`` with ``spatial_dims=2``) on clips,
+    in training and evaluation alike, and gives the static prediction of a network that has an image path of its
+    own (``PNSNet``: backbone and decoder, the NS blocks skipped), with its checkpoints loaded unchanged. No frame
+    sees another.
+
+    Args:
+        device_type, dtype, enabled: autocast settings, as in :class:`AutocastInferer`.
+
+    Examples::
+
+        >>> inferer = FrameWiseInferer(enabled=False)
+        >>> unet = monai.networks.nets.BasicUNet(spatial_dims=2, in_channels=3, out_channels=1)
+        >>> inferer(torch.rand(2, 3, 5, 64, 112), unet).shape
+        torch.Size([2, 1, 5, 64, 112])
+    """
+
+    def __call__(self, inputs: torch.Tensor, network: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if inputs.ndim == 4:
+            return super().__call__(inputs, network, *args, **kwargs)
+        if inputs.ndim != 5:
+            raise ValueError(
+                f"{type(self).__name__} expects (B, C, H, W) images or (B, C, T, H, W) clips, got shape "
+                f"{tuple(inputs.shape)}."
+            )
+        b, c, t = inputs.shape[:3]
+        frames = inputs.transpose(1, 2).reshape(b * t, c, *inputs.shape[3:])
+        out = super().__call__(frames, network, *args, **kwargs)
+        return out.reshape(b, t, *out.shape[1:]).transpose(1, 2)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from monai_pns.data.datalist import build_datalist, write_datalist
-from monai_pns.evaluate import evaluate_predictions, ground_truth_videos, main
+from monai_pns.evaluate import evaluate_models, evaluate_predictions, ground_truth_videos, main, select_frames
 from monai_pns.metrics import VPSEvaluator
 from monai_pns.utils import EXIT_DATA_ERROR, EXIT_USAGE, run_cli
 
@@ -75,6 +75,41 @@ def test_ground_truth_from_the_datalist_in_order(pnsnet_tree):
     assert [Path(f.gt_ref).stem for f in videos[0].frames] == [str(n) for n in range(1, 12)]
     assert [f.index for f in videos[0].frames] == list(range(11))
     assert videos[0].frames[3].pred_rel == Path("CVC-300/1/4.png")
+
+
+def test_select_frames_keeps_the_listed_frames_minus_first_and_last(pnsnet_tree):
+    videos = ground_truth_videos(build_datalist("pnsnet", pnsnet_tree[0]), "test")
+    chosen = select_frames(videos, {"CVC-300/1": [0, 3, 4, 10], "CVC-300/2": [0, 10], "CVC-612-T/7": range(11)})
+    assert [(v.set_name, v.video, v.is_video) for v in chosen] == [("CVC-300", "CVC-300/1", True),
+                                                                   ("CVC-612-T", "CVC-612-T/7", True)]
+    assert [f.index for f in chosen[0].frames] == [3, 4] and [f.index for f in chosen[1].frames] == list(range(1, 10))
+    assert chosen[0].frames[0] is videos[0].frames[3]
+    kept = select_frames(videos, {"CVC-300/2": [10, 0]}, skip_first_last=False)
+    assert [(v.video, [f.index for f in v.frames]) for v in kept] == [("CVC-300/2", [0, 10])]
+    assert select_frames(videos, {}) == [] and len(videos[0].frames) == 11  # the input is left as it was
+
+
+def test_select_frames_refuses_unknown_cases_and_frames(pnsnet_tree):
+    videos = ground_truth_videos(build_datalist("pnsnet", pnsnet_tree[0]), "test")
+    with pytest.raises(ValueError, match=r"frames name units that are not scored: \['CVC-300/9'\]"):
+        select_frames(videos, {"CVC-300/9": [1], "CVC-300/1": [1]})
+    with pytest.raises(ValueError, match=r"case 'CVC-300/1' has no frame \[11, 12\] \(frames 0..10\)"):
+        select_frames(videos, {"CVC-300/1": [12, 11, 2]})
+
+
+def test_a_subset_is_scored_as_its_frames_alone(pnsnet_tree):
+    """Scoring selected frames equals the protocol run on those frames only (reference: VPSEvaluator fed them)."""
+    root, perfect, model, frames = pnsnet_tree
+    videos = ground_truth_videos(build_datalist("pnsnet", root), "test")
+    picks = {"CVC-300/1": [0, 2, 3, 7], "CVC-300/2": [5], "CVC-612-T/7": [1, 9, 10]}
+    with pytest.warns(UserWarning, match="resized"):
+        result = evaluate_models(select_frames(videos, picks), [model], skip_first_last=False, progress=False)
+    expected = VPSEvaluator("matlab", skip_first_last=False)
+    for (set_name, case, n), (gt, pred) in frames.items():
+        if n - 1 in picks[f"{set_name}/{case}"] and n - 1 not in (0, 10):
+            expected.add_frame(pred, gt, f"{set_name}/{case}", n - 1, set_name)
+    _assert_results(result["evaluators"]["Noisy"].set_results(), expected.set_results())
+    assert result["evaluators"]["Noisy"].set_results()["CVC-300"]["frames"] == 4  # 2, 3, 7 of case 1; 5 of case 2
 
 
 def test_pnsnet_layout_two_models(pnsnet_tree, tmp_path, capsys):

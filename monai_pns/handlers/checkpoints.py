@@ -21,11 +21,16 @@ __all__ = ["AtomicDiskSaver", "BestModelSaver", "TrainingState", "latest_checkpo
 _EPOCH = re.compile(r"checkpoint_epoch=(\d+)\.pt$")
 
 
-def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
-    """The ``checkpoint_epoch=<n>.pt`` file of ``folder`` with the largest ``n`` (the names :class:`TrainingState`
-    saves), or None when there is none."""
+def _epoch_checkpoints(folder: str | os.PathLike) -> list[Path]:
+    """The ``checkpoint_epoch=<n>.pt`` files of ``folder`` (the names :class:`TrainingState` saves), oldest first."""
     found = [(int(m.group(1)), p) for p in Path(folder).glob("checkpoint_epoch=*.pt") if (m := _EPOCH.search(p.name))]
-    return max(found)[1] if found else None
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The ``checkpoint_epoch=<n>.pt`` file of ``folder`` with the largest ``n``, or None when there is none."""
+    found = _epoch_checkpoints(folder)
+    return found[-1] if found else None
 
 
 def require_checkpoint(path: str | os.PathLike, hint: str = "") -> str:
@@ -66,7 +71,8 @@ class TrainingState:
     """Save the whole training state at the end of every epoch and resume from the last one when present.
 
     Attaching to a trainer saves ``save_dict`` plus the trainer itself (its epoch and iteration counters) at every
-    epoch end as ``save_dir/checkpoint_epoch=<n>.pt`` (written atomically; the newest ``n_saved`` kept), and, when
+    epoch end as ``save_dir/checkpoint_epoch=<n>.pt`` (written atomically; the newest ``n_saved`` kept, also across a
+    resumed run), and, when
     ``save_dir`` already holds such a checkpoint (a run that was stopped), restores all of it with MONAI's
     ``CheckpointLoader`` when the trainer starts: the run continues with the next epoch, with the optimizer's and the
     scheduler's state. Attach it after any handler that loads initial weights (so that the resumed weights win) and
@@ -99,6 +105,8 @@ class TrainingState:
         resume: bool = True,
         map_location: str | torch.device | None = None,
     ) -> None:
+        if n_saved < 1:
+            raise ValueError(f"n_saved must be >= 1, got n_saved={n_saved}.")
         if "trainer" in save_dict:
             raise ValueError("save_dict must not hold 'trainer': the engine it is attached to is saved under it.")
         self.save_dir = Path(save_dir)
@@ -122,8 +130,14 @@ class TrainingState:
             filename_pattern="checkpoint_epoch={global_step}.{ext}",
         )
         engine.add_event_handler(Events.EPOCH_COMPLETED, saver)
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self._prune)
         if not engine.has_event_handler(_wait_for_all, Events.EPOCH_COMPLETED):
             engine.add_event_handler(Events.EPOCH_COMPLETED, _wait_for_all)
+
+    def _prune(self, engine: Engine) -> None:
+        if is_main_process():
+            for old in _epoch_checkpoints(self.save_dir)[: -self.n_saved]:
+                old.unlink(missing_ok=True)
 
 
 def _wait_for_all(engine: Engine) -> None:

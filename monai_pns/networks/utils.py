@@ -1,7 +1,10 @@
-"""Checkpoint utilities: checked state-dict loading and the converter of the released PNS-Net / PNS+ checkpoints."""
+"""Network utilities: checkpoint reading, checked state-dict loading, the converter of the released PNS-Net / PNS+
+checkpoints, and the frames <-> clip reshapes shared by the networks."""
 
 from __future__ import annotations
 
+import os
+import pickle
 import re
 from collections.abc import Mapping
 
@@ -9,7 +12,14 @@ import torch
 import torch.nn as nn
 from monai.utils import look_up_option
 
-__all__ = ["load_state_dict_checked", "convert_official_state_dict"]
+__all__ = [
+    "clip_to_frames",
+    "convert_official_state_dict",
+    "frames_to_clip",
+    "load_checkpoint_file",
+    "load_state_dict_checked",
+    "resolve_state_dict",
+]
 
 # Top-level modules of the released networks that forward() never reaches (README of shared/reference).
 _UNUSED_PREFIXES = ("feature_extractor.layer4.", "feature_extractor.fc.", "squeeze.")
@@ -48,6 +58,58 @@ _RENAMES = (
     (r"(NSB_\w+)\.output_Linear\.", r"\1.out_proj."),
     (r"(NSB_\w+)\.bn\.", r"\1.norm."),
 )
+
+
+def clip_to_frames(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B*T, C, H, W): every frame of every clip as one image batch, clip-major."""
+    b, c, t, h, w = x.shape
+    return x.transpose(1, 2).reshape(b * t, c, h, w)
+
+
+def frames_to_clip(x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(B*T, C, H, W) -> (B, C, T, H, W), the inverse of :func:`clip_to_frames` (a view: no copy is made)."""
+    return x.view(batch_size, -1, *x.shape[1:]).transpose(1, 2)
+
+
+def load_checkpoint_file(path: str | os.PathLike) -> object:
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with one clear error for a file that is not one.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: naming ``path`` when it is not a PyTorch checkpoint (or holds objects ``weights_only`` refuses).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint file not found: '{path}'.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"'{path}' is not a PyTorch checkpoint that loads with weights_only=True ({reason})."
+        ) from None
+
+
+def resolve_state_dict(
+    weights: str | os.PathLike | Mapping[str, torch.Tensor], what: str = "weights"
+) -> tuple[Mapping[str, torch.Tensor], str]:
+    """A path (loaded with :func:`load_checkpoint_file`) or a state dict -> ``(state dict, how to name it)``.
+
+    Args:
+        weights: a checkpoint file holding a state dict, or the state dict itself.
+        what: what the weights are, for the error message.
+
+    Raises:
+        ValueError: when the file does not hold a mapping (naming the file and the type found).
+    """
+    if isinstance(weights, (str, os.PathLike)):
+        source = f"'{os.fspath(weights)}'"
+        weights = load_checkpoint_file(weights)
+    else:
+        source = "the given state dict"
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"{what} in {source} must be a state dict, got {type(weights).__name__}.")
+    return weights, source
 
 
 def load_state_dict_checked(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
@@ -109,6 +171,16 @@ def convert_official_state_dict(
         >>> list(convert_official_state_dict(state, arch="pnsnet"))
         ['ns_blocks.0.out_proj.weight']
     """
+    converted, unknown = _convert_official(state_dict, arch)
+    if unknown:
+        raise ValueError(f"keys that belong to no module of the released {arch!r} network: {unknown}.")
+    return converted
+
+
+def _convert_official(
+    state_dict: Mapping[str, torch.Tensor], arch: str
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The renamed state dict and the keys that belong to no module of ``arch`` (see convert_official_state_dict)."""
     blocks = _NS_BLOCKS[look_up_option(arch, tuple(_NS_BLOCKS))]
     known = (*_SHARED_MODULES, *blocks)
     converted, unknown = {}, []
@@ -123,6 +195,11 @@ def convert_official_state_dict(
             name = re.sub("^" + pattern, replacement, name)
         top, rest = name.split(".", 1)
         converted[f"{blocks.get(top, top)}.{rest}"] = value
-    if unknown:
-        raise ValueError(f"keys that belong to no module of the released {arch!r} network: {unknown}.")
-    return converted
+    return converted, unknown
+
+
+def load_official_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], arch: str, source: str) -> None:
+    """Convert a released state dict and load it strictly, listing missing keys as well as keys foreign to ``arch``."""
+    converted, unknown = _convert_official(state_dict, arch)
+    foreign = {key: state_dict[key] for key in unknown}  # reported as unexpected, next to the missing keys
+    load_state_dict_checked(model, {**converted, **foreign}, f"{source} (a released {arch!r} checkpoint)")

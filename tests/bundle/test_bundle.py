@@ -117,7 +117,8 @@ def test_ctrl_c_marks_the_run_failed_and_training_resumes(dataset, tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "monai.bundle", "run", "pretraining", "--config_file", str(TRAIN),
                "--dataset_dir", dataset, "--output_dir", str(out), "--spatial_size", "[32,64]",
-               "--pretrain_epochs", "3", "--progress", "False", "--run_name", "interrupted", "--val_interval", "5"]
+               "--pretrain_epochs", "3", "--progress", "False", "--image_items", "$@datalist['pretraining']",
+               "--run_name", "interrupted", "--val_interval", "5"]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     state = out / "pretrain" / "state"
     deadline = time.monotonic() + 300
@@ -135,10 +136,14 @@ def test_ctrl_c_marks_the_run_failed_and_training_resumes(dataset, tmp_path):
     resumed = subprocess.run(command[:-4] + ["--run_name", "resumed", "--val_interval", "5"], cwd=ROOT,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert f"Engine run resuming from iteration {done[-1] * 2}, epoch {done[-1]} until 3 epochs" in resumed.stdout + resumed.stderr
-    assert (state / "checkpoint_epoch=3.pt").is_file()
-    _, runs = runs_of(out)
+    assert f"Restored all variables from {state / f'checkpoint_epoch={done[-1]}.pt'}" in resumed.stdout + resumed.stderr
+    assert [p.name for p in state.iterdir()] == ["checkpoint_epoch=3.pt"]
+    client, runs = runs_of(out)
     assert {(r.info.run_name, r.info.status) for r in runs} == {("interrupted", "FAILED"), ("resumed", "FINISHED")}
+    run_id = next(r.info.run_id for r in runs if r.info.run_name == "resumed")
+    # 4 images in batches of 2: the resumed run trains only the epochs after the last saved one
+    steps = [m.step for m in client.get_metric_history(run_id, "pretrain/loss")]
+    assert steps == list(range(2 * done[-1] + 1, 2 * 3 + 1))
 
 
 @pytest.mark.parametrize(
@@ -226,3 +231,35 @@ def test_the_mlflow_server_serves_the_training_run(trained):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+@pytest.mark.parametrize("row", sorted(p.stem for p in (ROOT / "configs" / "ablation").glob("*.json")))
+def test_each_ablation_row_trains_through_the_bundle(row, dataset, tmp_path):
+    """Every row of configs/ablation merges into the real train.json and runs one fine-tuning iteration (the phase
+    the NS blocks take part in; phase 1 skipped, no validation)."""
+    out = tmp_path / row
+    one_iteration = {
+        "pretrain_phase": False, "train_cases": "$@video_split[0][:1]", "val_interval": 2, "use_mlflow": False,
+    }
+    run("training", [TRAIN, ROOT / "configs" / "ablation" / f"{row}.json"], dataset_dir=dataset, output_dir=str(out),
+        **one_iteration)
+    expected = json.loads((ROOT / "configs" / "ablation" / f"{row}.json").read_text())
+    state = torch.load(out / "finetune" / "state" / "checkpoint_epoch=1.pt", weights_only=True)
+    assert state["trainer"]["iteration"] == 1
+    blocks = {k.split(".")[1] for k in state["network"] if k.startswith("ns_blocks.")}
+    assert len(blocks) == expected["network_kwargs#num_blocks"]
+
+
+def test_inferring_writes_a_mask_per_frame_of_videos_without_masks(trained, dataset, tmp_path):
+    videos = tmp_path / "videos"
+    frame_root = Path(dataset) / "VPS-TestSet" / "Synthetic-Test" / "Frame"
+    for case in frame_root.iterdir():
+        (videos / case.name).mkdir(parents=True)
+        for frame in case.iterdir():
+            (videos / case.name / frame.name).write_bytes(frame.read_bytes())
+    out = tmp_path / "inference"
+    run("inferring", [TRAIN, CONFIGS / "inference.json"], dataset_dir=str(videos), output_dir=str(out),
+        ckpt_path=str(trained / "finetune" / "model.pt"))
+    frames = sorted(p.relative_to(videos).with_suffix(".png") for p in videos.glob("*/*.jpg"))
+    written = sorted(p.relative_to(out / "predictions" / "PNSNet") for p in out.glob("predictions/**/*.png"))
+    assert len(frames) == 14 and written == frames

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from monai_pns.networks import PNSNet, PNSPlusNet, convert_official_state_dict
+from monai_pns.networks.utils import clip_to_frames, frames_to_clip, load_checkpoint_file, resolve_state_dict
 from tests.networks.reference import random_official_state_dict, reference_layout
 
 NETS = {"pnsnet": PNSNet, "pnsplus": PNSPlusNet}
@@ -102,8 +103,12 @@ def test_missing_key_is_listed(tmp_path):
 
 def test_unexpected_keys_are_listed():
     state = random_official_state_dict("pnsplus")
-    with pytest.raises(ValueError, match=r"'pnsnet'.*\['NSB_global\.query_conv\.weight', .*'NSB_local\.bn\.bias'\]"):
-        PNSNet.from_official(state)  # a PNS+ checkpoint given to PNS-Net
+    # a PNS+ checkpoint given to PNS-Net: PNS-Net's NS blocks are missing, PNS+'s are unexpected
+    match = (r"released 'pnsnet' checkpoint.*missing keys "
+             r"\['ns_blocks\.0\.query\.weight', .*'ns_blocks\.1\.norm\.bias'\]"
+             r".*unexpected keys \['NSB_global\.query_conv\.weight', .*'NSB_local\.bn\.bias'\]")
+    with pytest.raises(ValueError, match=match):
+        PNSNet.from_official(state)
     state = random_official_state_dict("pnsnet")
     state["decoder.extra.weight"] = torch.zeros(3)
     with pytest.raises(ValueError, match=r"unexpected keys \['decoder\.extra\.weight'\]"):
@@ -125,3 +130,30 @@ def test_bad_arch():
 def test_key_without_module_is_unexpected():
     with pytest.raises(ValueError, match=r"\['decoder'\]"):
         convert_official_state_dict({"decoder": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", b"", b"PK\x03\x04 truncated zip"])
+def test_from_official_names_a_file_that_is_not_a_checkpoint(tmp_path, content):
+    path = tmp_path / "notes.pth"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"'.*notes\.pth' is not a PyTorch checkpoint that loads with weights_only"):
+        PNSNet.from_official(path)
+
+
+def test_checkpoint_of_wrong_type_and_missing_file(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([torch.zeros(1)], path)
+    with pytest.raises(ValueError, match=r"released weights in '.*list\.pt' must be a state dict, got list"):
+        PNSNet.from_official(path)
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        load_checkpoint_file(tmp_path / "absent.pt")
+    state = {"a": torch.ones(2)}
+    assert resolve_state_dict(state) == (state, "the given state dict")
+
+
+def test_frames_clip_round_trip():
+    clip = torch.arange(2 * 3 * 4 * 2 * 5, dtype=torch.float32).view(2, 3, 4, 2, 5)  # (B, C, T, H, W)
+    frames = clip_to_frames(clip)
+    assert frames.shape == (8, 3, 2, 5)
+    assert torch.equal(frames[1 * 4 + 2], clip[1, :, 2])  # clip-major: frame t of clip b at b * T + t
+    assert torch.equal(frames_to_clip(frames, 2), clip)

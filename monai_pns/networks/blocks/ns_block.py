@@ -5,8 +5,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from monai_pns.networks.layers.ns_ops import relevance_measuring, spatial_temporal_aggregation
+from monai_pns.networks.layers.ns_ops import (
+    check_same_device_and_dtype,
+    relevance_measuring,
+    spatial_temporal_aggregation,
+)
 from monai_pns.networks.layers.tracing import is_exporting
+from monai_pns.networks.utils import clip_to_frames, frames_to_clip
 
 __all__ = ["NSBlock"]
 
@@ -121,6 +126,15 @@ class NSBlock(nn.Module):
                 f"context must be (B, C, Tk, H, W) with the B, C, H, W of x {tuple(x.shape)}, "
                 f"got {tuple(context.shape)}."
             )
+        if context is not None:
+            check_same_device_and_dtype(x=x, context=context)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_channels={self.in_channels}, num_groups={self.num_groups}, radius={self.radius}, "
+            f"dilations={self.dilations}, norm_shape={self.norm_shape}, soft_attention={self.soft_attention}, "
+            f"softmax_aggregation={self.softmax_aggregation}, residual={self.residual}"
+        )
 
     def _normalize_queries(self, q: torch.Tensor) -> torch.Tensor:
         """Normalise each group's queries over (C/N, H, W) per (clip, frame); q is (B, C, T, H, W)."""
@@ -128,8 +142,7 @@ class NSBlock(nn.Module):
             return q
         b, c, t, h, w = q.shape
         if isinstance(self.norm, nn.GroupNorm):
-            frames = q.transpose(1, 2).reshape(b * t, c, h, w)
-            return self.norm(frames).view(b, t, c, h, w).transpose(1, 2)
+            return frames_to_clip(self.norm(clip_to_frames(q)), b)
         groups = q.view(b, self.num_groups, c // self.num_groups, t, h, w).transpose(2, 3)  # (B, N, T, C/N, H, W)
         return self.norm(groups).transpose(2, 3).reshape(b, c, t, h, w)
 
@@ -145,8 +158,9 @@ class NSBlock(nn.Module):
         if not is_exporting():
             self._check_input(x, context)
         source = x if context is None else context
-        queries = self._normalize_queries(self.query(x)) * self.scale
         keys, values = self.key(source), self.value(source)
+        # the ops take one dtype; under autocast the norm may return float32 next to low-precision keys
+        queries = (self._normalize_queries(self.query(x)) * self.scale).to(keys.dtype)
 
         aggregated, gates = [], []
         for q, k, v, dilation in zip(
@@ -156,7 +170,7 @@ class NSBlock(nn.Module):
             scores = relevance_measuring(q, k, self.radius, dilation)  # (B, Tk*(2r+1)^2, Tq, H, W)
             probs = scores.softmax(dim=1) if self.softmax_aggregation else None
             weights = scores if probs is None else probs
-            aggregated.append(spatial_temporal_aggregation(weights, v, self.radius, dilation))
+            aggregated.append(spatial_temporal_aggregation(weights.to(v.dtype), v, self.radius, dilation))
             if self.soft_attention:
                 gates.append(_max_softmax(scores) if probs is None else probs.amax(dim=1, keepdim=True))
 

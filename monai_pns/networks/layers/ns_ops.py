@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from monai_pns.networks.layers.tracing import is_exporting
 
-__all__ = ["relevance_measuring", "spatial_temporal_aggregation"]
+__all__ = ["check_same_device_and_dtype", "relevance_measuring", "spatial_temporal_aggregation"]
 
 _Rect = tuple[slice, slice]
 
@@ -140,6 +140,17 @@ def _check_window(radius: int, dilation: int) -> None:
         raise ValueError(f"dilation must be >= 1, got {dilation=}.")
 
 
+def check_same_device_and_dtype(**tensors: torch.Tensor) -> None:
+    """Raise one ValueError showing every tensor's shape, dtype and device unless they share one device and dtype.
+
+    The NS operations and :class:`~monai_pns.networks.blocks.NSBlock` call it with their operands by name, e.g.
+    ``check_same_device_and_dtype(query=q, key=k)``.
+    """
+    if len({t.device for t in tensors.values()}) > 1 or len({t.dtype for t in tensors.values()}) > 1:
+        shown = ", ".join(f"{name}={tuple(t.shape)} {t.dtype} on {t.device}" for name, t in tensors.items())
+        raise ValueError(f"{', '.join(tensors)} must share one device and one dtype, got {shown}.")
+
+
 def _needs_grad(*tensors: torch.Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
@@ -171,6 +182,7 @@ def relevance_measuring(query: torch.Tensor, key: torch.Tensor, radius: int, dil
         raise ValueError(
             f"query and key must share B, C, H, W, got query {tuple(query.shape)} and key {tuple(key.shape)}."
         )
+    check_same_device_and_dtype(query=query, key=key)
     if is_exporting():
         scores = torch.einsum("bcthw,bcsnhw->bsnthw", query, _neighbourhood(key, radius, dilation))
         return scores.flatten(1, 2)
@@ -211,6 +223,7 @@ def spatial_temporal_aggregation(weight: torch.Tensor, value: torch.Tensor, radi
             f"weight must be (B, Tk*(2r+1)^2, Tq, H, W) = (B, {value.shape[2]}*{window}, Tq, H, W) for value "
             f"{tuple(value.shape)} and {radius=}, got weight {tuple(weight.shape)}."
         )
+    check_same_device_and_dtype(weight=weight, value=value)
     if is_exporting():
         weight = weight.unflatten(1, (value.shape[2], window))
         return torch.einsum("bsnthw,bcsnhw->bcthw", weight, _neighbourhood(value, radius, dilation))

@@ -13,7 +13,7 @@ from monai_pns.networks.blocks.ns_block import NSBlock
 from monai_pns.networks.blocks.pns_decoder import PNSDecoder
 from monai_pns.networks.layers.tracing import is_exporting
 from monai_pns.networks.nets.res2net import Res2Net
-from monai_pns.networks.utils import convert_official_state_dict, load_state_dict_checked
+from monai_pns.networks.utils import clip_to_frames, frames_to_clip, load_official_state_dict, resolve_state_dict
 
 __all__ = ["PNSNet", "PNSPlusNet"]
 
@@ -33,6 +33,7 @@ class _PNSBase(nn.Module):
 
     def __init__(
         self,
+        *,
         in_channels: int,
         out_channels: int,
         low_channels: int,
@@ -66,10 +67,17 @@ class _PNSBase(nn.Module):
                 f"{height}x{width}; build it with norm_shape=None for any size."
             )
 
-    def _encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, C, H, W) -> low (N, low_channels, H/8, W/8), high (N, high_channels, H/16, W/16)."""
+    def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone and reducers, frame by frame: (N, C, H, W) -> low (N, low_channels, H/8, W/8) and
+        high (N, high_channels, H/16, W/16)."""
         features = self.backbone(frames)
         return self.low_rfb(features[-2]), self.high_rfb(features[-1])
+
+    def refine(self, clip: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """The NS part: high features of a clip (B, high_channels, T, h, w) -> the decoder's high input,
+        (B, high_channels, T', h, w) for the output frames (T' = T for PNS-Net, T - 1 for PNS+), or for the last frame
+        only with ``last_only`` (what streaming needs: the same values at a fraction of the cost)."""
+        raise NotImplementedError
 
     @classmethod
     def from_official(cls, weights: str | os.PathLike | Mapping[str, torch.Tensor]):
@@ -80,15 +88,12 @@ class _PNSBase(nn.Module):
                 with or without the ``module.`` prefix and ``num_batches_tracked`` entries.
 
         Raises:
-            ValueError: listing missing, unexpected or mis-shaped keys.
+            ValueError: naming a file that is not a checkpoint; listing missing keys, unexpected keys (those of another
+                architecture included) and mis-shaped keys.
         """
-        source = str(weights) if isinstance(weights, (str, os.PathLike)) else "the given state dict"
-        if isinstance(weights, (str, os.PathLike)):
-            weights = torch.load(weights, map_location="cpu", weights_only=True)
-        if not isinstance(weights, Mapping):
-            raise ValueError(f"{source} must hold a state dict, got {type(weights).__name__}.")
+        state, source = resolve_state_dict(weights, what="released weights")
         model = cls(norm_shape=OFFICIAL_NORM_SHAPE)
-        load_state_dict_checked(model, convert_official_state_dict(weights, arch=cls._official_arch), source)
+        load_official_state_dict(model, state, cls._official_arch, source)
         return model
 
 
@@ -157,7 +162,15 @@ class PNSNet(_PNSBase):
     ) -> None:
         if num_blocks < 0:
             raise ValueError(f"num_blocks must be >= 0, got {num_blocks=}.")
-        super().__init__(in_channels, out_channels, low_channels, high_channels, norm_shape, dropout, backbone_weights)
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            low_channels=low_channels,
+            high_channels=high_channels,
+            norm_shape=norm_shape,
+            dropout=dropout,
+            backbone_weights=backbone_weights,
+        )
         self.ns_blocks = nn.ModuleList(
             NSBlock(
                 high_channels,
@@ -183,18 +196,27 @@ class PNSNet(_PNSBase):
         if not is_exporting():
             self._check_input(x)
         if x.ndim == 4:
-            low, high = self._encode(x)
+            low, high = self.encode(x)
             return self.decoder(low, high, x.shape[2:])
-        b, c, t, h, w = x.shape
-        low, high = self._encode(x.transpose(1, 2).reshape(b * t, c, h, w))
+        b = x.shape[0]
+        low, high = self.encode(clip_to_frames(x))
         if len(self.ns_blocks) > 0:
-            clip = high.view(b, t, *high.shape[1:]).transpose(1, 2)  # (B, C', T, h', w')
-            refined = clip
-            for block in self.ns_blocks:
+            high = clip_to_frames(self.refine(frames_to_clip(high, b)))
+        logits = self.decoder(low, high, x.shape[-2:])
+        return frames_to_clip(logits, b)
+
+    def refine(self, clip: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """h + h_R with h_k = NS_k(h_{k-1}) + h_{k-1}, h_0 = ``clip`` (B, C', T, h', w'); with ``last_only`` the last
+        block computes its last query frame only (keys and values from every frame)."""
+        if len(self.ns_blocks) == 0:
+            return clip[:, :, -1:] if last_only else clip
+        refined = clip
+        for i, block in enumerate(self.ns_blocks):
+            if last_only and i == len(self.ns_blocks) - 1:
+                refined = block(refined[:, :, -1:], context=refined)
+            else:
                 refined = block(refined)  # NS_k(h_{k-1}) + h_{k-1}
-            high = (clip + refined).transpose(1, 2).reshape(high.shape)
-        logits = self.decoder(low, high, (h, w))
-        return logits.view(b, t, *logits.shape[1:]).transpose(1, 2)
+        return (clip[:, :, -1:] if last_only else clip) + refined
 
 
 class PNSPlusNet(_PNSBase):
@@ -252,7 +274,15 @@ class PNSPlusNet(_PNSBase):
         dropout: float = 0.1,
         backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     ) -> None:
-        super().__init__(in_channels, out_channels, low_channels, high_channels, norm_shape, dropout, backbone_weights)
+        super().__init__(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            low_channels=low_channels,
+            high_channels=high_channels,
+            norm_shape=norm_shape,
+            dropout=dropout,
+            backbone_weights=backbone_weights,
+        )
         options = dict(
             num_groups=num_groups,
             radius=radius,
@@ -277,13 +307,18 @@ class PNSPlusNet(_PNSBase):
             self._check_input(x, video_only=True)
             if x.shape[2] < 2:
                 raise ValueError(f"PNSPlusNet expects an anchor and at least one local frame, got {tuple(x.shape)}.")
-        b, c, t, h, w = x.shape
-        low, high = self._encode(x.transpose(1, 2).reshape(b * t, c, h, w))
-        clip = high.view(b, t, *high.shape[1:]).transpose(1, 2)  # (B, C', 1 + T, h', w')
+        b = x.shape[0]
+        low, high = self.encode(clip_to_frames(x))
+        refined = self.refine(frames_to_clip(high, b))  # (B, C', T, h', w') from (B, C', 1 + T, h', w')
+        low = clip_to_frames(frames_to_clip(low, b)[:, :, 1:])
+        logits = self.decoder(low, clip_to_frames(refined), x.shape[-2:])
+        return frames_to_clip(logits, b)
+
+    def refine(self, clip: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """h2 + l for the local frames l of ``clip`` (B, C', 1 + T, h', w'), anchor first; with ``last_only`` the
+        local block computes its last query frame only."""
         anchor, local = clip[:, :, :1], clip[:, :, 1:]
         refined = self.ns_global(anchor, context=local) + local
-        refined = self.ns_local(refined) + local
-        high = refined.transpose(1, 2).reshape(b * (t - 1), *high.shape[1:])
-        low = low.view(b, t, *low.shape[1:])[:, 1:].reshape(b * (t - 1), *low.shape[1:])
-        logits = self.decoder(low, high, (h, w))
-        return logits.view(b, t - 1, *logits.shape[1:]).transpose(1, 2)
+        if last_only:
+            return self.ns_local(refined[:, :, -1:], context=refined) + local[:, :, -1:]
+        return self.ns_local(refined) + local

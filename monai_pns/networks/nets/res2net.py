@@ -16,7 +16,7 @@ import torch.nn as nn
 from monai.networks.blocks import BaseEncoder
 from monai.networks.nets.flexible_unet import FLEXUNET_BACKBONE
 
-from monai_pns.networks.utils import load_state_dict_checked
+from monai_pns.networks.utils import load_state_dict_checked, resolve_state_dict
 
 __all__ = ["Res2NetBottleneck", "Res2Net", "Res2NetEncoder", "load_res2net_weights"]
 
@@ -196,13 +196,10 @@ def load_res2net_weights(backbone: Res2Net, weights: str | os.PathLike | Mapping
         weights: a file loaded with ``torch.load(..., weights_only=True)``, or a state dict.
 
     Raises:
-        ValueError: naming the missing, unexpected or mis-shaped keys (and the file).
+        ValueError: naming a file that is not a checkpoint, or the missing, unexpected or mis-shaped keys (and the
+            file).
     """
-    source = str(weights) if isinstance(weights, (str, os.PathLike)) else "the given state dict"
-    if isinstance(weights, (str, os.PathLike)):
-        weights = torch.load(weights, map_location="cpu", weights_only=True)
-    if not isinstance(weights, Mapping):
-        raise ValueError(f"Res2Net weights in {source} must be a state dict, got {type(weights).__name__}.")
+    weights, source = resolve_state_dict(weights, what="Res2Net weights")
     unused = ("fc.", *(f"layer{i}." for i in range(len(backbone.stage_names) + 1, len(_STAGE_PLANES) + 1)))
     state = {k: v for k, v in weights.items() if not k.startswith(unused)}
     load_state_dict_checked(backbone, state, source)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime
 import pytest
 import torch
 import torch.nn as nn
@@ -153,6 +152,19 @@ def test_context_mismatch():
         block(torch.zeros(1, 8, 1, 4, 4), context=torch.zeros(1, 8, 3, 4, 5))
 
 
+def test_context_dtype_mismatch_shows_both():
+    block = NSBlock(8)
+    with pytest.raises(ValueError, match=r"x, context must share.*x=\(1, 8, 1, 4, 4\) torch.float32 on cpu, "
+                       r"context=\(1, 8, 3, 4, 4\) torch.float64 on cpu"):
+        block(torch.zeros(1, 8, 1, 4, 4), context=torch.zeros(1, 8, 3, 4, 4, dtype=torch.float64))
+
+
+def test_extra_repr():
+    text = repr(NSBlock(16, num_groups=2, radius=1, dilations=(2, 3), norm_shape=(4, 5), residual=False))
+    assert "NSBlock(\n  in_channels=16, num_groups=2, radius=1, dilations=(2, 3), norm_shape=(4, 5), " in text
+    assert "soft_attention=True, softmax_aggregation=False, residual=False\n" in text
+
+
 def test_bundle_config_target():
     parser = ConfigParser({"block": {"_target_": "monai_pns.networks.NSBlock", "in_channels": 16, "radius": 1}})
     block = parser.get_parsed_content("block")
@@ -177,6 +189,7 @@ def test_plugged_into_monai_unet():
 
 
 def test_export_and_onnx_parity(tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (setup.cfg [test])")
     torch.manual_seed(0)
     block = _randomise_norm(NSBlock(32, norm_shape=(16, 28))).eval()
     x = torch.randn(1, 32, 5, 16, 28)

@@ -153,6 +153,15 @@ def test_cuda_matches_cpu():
             lambda: spatial_temporal_aggregation(torch.zeros(1, 8, 1, 4, 4), torch.zeros(1, 2, 1, 4, 4), 1, 1),
             r"\(B, 1\*9, Tq, H, W\)",
         ),
+        (
+            lambda: relevance_measuring(torch.zeros(1, 2, 1, 4, 4), torch.zeros(1, 2, 3, 4, 4).half(), 1, 1),
+            r"query, key must share one device and one dtype, got query=\(1, 2, 1, 4, 4\) torch.float32 on cpu, "
+            r"key=\(1, 2, 3, 4, 4\) torch.float16 on cpu",
+        ),
+        (
+            lambda: spatial_temporal_aggregation(torch.zeros(1, 9, 2, 4, 4).double(), torch.zeros(1, 2, 1, 4, 4), 1, 1),
+            r"weight=\(1, 9, 2, 4, 4\) torch.float64 on cpu, value=\(1, 2, 1, 4, 4\) torch.float32",
+        ),
     ],
 )
 def test_ill_arguments(call, message):

@@ -1,0 +1,30 @@
+"""Inference: the fast CPU form of a trained network, offline and streaming predictors, frame sources, writers and
+the job behind ``python -m monai_pns.infer``."""
+
+from __future__ import annotations
+
+from .checkpoint import NetworkSpec, load_network
+from .fast import cpu_bf16_support, optimize_network, resolve_precision
+from .onnx_backend import OnnxClipModel
+from .predictor import FramePrediction, VideoPredictor, frame_preprocessing
+from .run import run_inference
+from .sources import FrameSource, open_sources
+from .streaming import StreamingPredictor
+from .writers import PredictionWriter
+
+__all__ = [
+    "FramePrediction",
+    "FrameSource",
+    "NetworkSpec",
+    "OnnxClipModel",
+    "PredictionWriter",
+    "StreamingPredictor",
+    "VideoPredictor",
+    "cpu_bf16_support",
+    "frame_preprocessing",
+    "load_network",
+    "open_sources",
+    "optimize_network",
+    "resolve_precision",
+    "run_inference",
+]

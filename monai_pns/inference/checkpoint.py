@@ -1,0 +1,156 @@
+"""Build the network a checkpoint file holds: MONAI model-zoo state dicts, Ignite/MONAI checkpoints, released files.
+
+Rules, in order:
+
+1. ``official=True``: a released PNS-Net or PNS+ checkpoint; the architecture is PNS+ when it holds ``NSB_global``
+   keys, PNS-Net otherwise, built in the released configuration by ``from_official``.
+2. Otherwise the file holds a state dict of a monai_pns network, either at the top level (``torch.save(
+   net.state_dict(), ...)``, the model zoo's ``models/model.pt``) or under ``"network"`` (a MONAI ``CheckpointSaver``
+   file saved with ``save_dict={"network": net, "optimizer": ...}``).
+3. The architecture is ``network_config`` when the file holds one (a top-level entry
+   ``{"name": "PNSNet" | "PNSPlusNet", "kwargs": {...}, "clip_length": T}``, every field optional); otherwise it is
+   read from the state dict as far as the weights show it: PNS+ when it holds ``ns_global.*`` keys, the number of NS
+   blocks, the released size-bound norm (``norm_shape``) or none (``use_norm=False``), the input and output
+   channels. Everything else takes the constructor defaults (``radius=3``, default dilations, raw-score
+   aggregation, ...): a network trained with other values needs ``network_config``.
+4. Loading is strict: missing, unexpected and mis-shaped keys are listed in one error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+from monai.utils import look_up_option
+
+from monai_pns.networks import PNSNet, PNSPlusNet
+from monai_pns.networks.nets.pnsnet import OFFICIAL_NORM_SHAPE
+from monai_pns.networks.utils import load_checkpoint_file, load_official_state_dict, load_state_dict_checked
+
+__all__ = ["NETWORKS", "NetworkSpec", "load_network", "network_spec_from_state_dict"]
+
+#: the architectures a checkpoint's ``network_config["name"]`` may name
+NETWORKS: dict[str, type[nn.Module]] = {"PNSNet": PNSNet, "PNSPlusNet": PNSPlusNet}
+_CONFIG_FIELDS = ("name", "kwargs", "clip_length")
+
+
+@dataclass
+class NetworkSpec:
+    """What a checkpoint says about its network: the class name, constructor arguments and, optionally, the clip
+    length (local frames, the PNS+ anchor not counted) it was trained on."""
+
+    name: str = "PNSNet"
+    kwargs: dict = field(default_factory=dict)
+    clip_length: int | None = None
+
+    @property
+    def uses_anchor(self) -> bool:
+        """Whether the network takes the video's first frame as an anchor before the clip (PNS+)."""
+        return self.name == "PNSPlusNet"
+
+    def build(self) -> nn.Module:
+        return NETWORKS[self.name](**self.kwargs)
+
+
+def _ns_block_indices(state: Mapping[str, torch.Tensor]) -> set[int]:
+    return {int(m.group(1)) for k in state if (m := re.match(r"ns_blocks\.(\d+)\.", k))}
+
+
+def network_spec_from_state_dict(state: Mapping[str, torch.Tensor]) -> NetworkSpec:
+    """The architecture as far as a monai_pns state dict shows it (rule 3 of this module).
+
+    Examples::
+
+        >>> network_spec_from_state_dict(PNSNet(num_blocks=1, norm_shape=(16, 28)).state_dict()).kwargs
+        {'in_channels': 3, 'out_channels': 1, 'num_blocks': 1, 'norm_shape': (16, 28)}
+    """
+    kwargs: dict = {}
+    if "backbone.conv1.0.weight" in state:
+        kwargs["in_channels"] = int(state["backbone.conv1.0.weight"].shape[1])
+    if "decoder.head.weight" in state:
+        kwargs["out_channels"] = int(state["decoder.head.weight"].shape[0])
+    plus = any(k.startswith("ns_global.") for k in state)
+    blocks = ("ns_global", "ns_local") if plus else tuple(f"ns_blocks.{i}" for i in sorted(_ns_block_indices(state)))
+    if not plus:
+        kwargs["num_blocks"] = len(blocks)
+    if blocks:
+        norm = state.get(f"{blocks[0]}.norm.weight")
+        if norm is None:
+            kwargs["use_norm"] = False
+        elif norm.ndim == 3:  # the released LayerNorm, (C/N, h, w)
+            kwargs["norm_shape"] = (int(norm.shape[1]), int(norm.shape[2]))
+    return NetworkSpec(name="PNSPlusNet" if plus else "PNSNet", kwargs=kwargs)
+
+
+def _spec_from_config(config: object, source: str) -> NetworkSpec:
+    if not isinstance(config, Mapping) or not set(config) <= set(_CONFIG_FIELDS):
+        raise ValueError(
+            f"'network_config' in {source} must be a dict with keys among {list(_CONFIG_FIELDS)}, got {config!r}."
+        )
+    name = look_up_option(config.get("name", "PNSNet"), tuple(NETWORKS))
+    kwargs = config.get("kwargs", {})
+    clip_length = config.get("clip_length")
+    if not isinstance(kwargs, Mapping):
+        raise ValueError(f"'network_config' in {source}: 'kwargs' must be a dict, got {kwargs!r}.")
+    if clip_length is not None and (not isinstance(clip_length, int) or clip_length < 1):
+        raise ValueError(f"'network_config' in {source}: 'clip_length' must be a positive int, got {clip_length!r}.")
+    return NetworkSpec(name=name, kwargs=dict(kwargs), clip_length=clip_length)
+
+
+def _network_state(checkpoint: object, source: str) -> Mapping[str, torch.Tensor]:
+    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("network"), Mapping):
+        return checkpoint["network"]
+    if isinstance(checkpoint, Mapping) and checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        return checkpoint
+    if isinstance(checkpoint, Mapping):
+        found = [k for k in checkpoint if not isinstance(checkpoint[k], torch.Tensor)][:8]
+        raise ValueError(
+            f"{source} holds no network state dict: expected tensors at the top level or a state dict under "
+            f"'network', found entries {found}."
+        )
+    raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a state dict.")
+
+
+def load_network(path: str | os.PathLike, official: bool = False) -> tuple[nn.Module, NetworkSpec]:
+    """Build and load the network of a checkpoint file, following the rules of :mod:`monai_pns.inference.checkpoint`.
+
+    Args:
+        path: the checkpoint, loaded with ``torch.load(..., weights_only=True)``.
+        official: the file is a released PNS-Net / PNS+ checkpoint.
+
+    Returns:
+        the network (in eval mode, on the CPU) and its :class:`NetworkSpec`.
+
+    Raises:
+        ValueError: naming the file when it is not a checkpoint, holds no state dict, has an invalid
+            ``network_config``, or does not match the architecture (listing the keys at fault).
+
+    Examples::
+
+        >>> net, spec = load_network("models/model.pt")  # doctest: +SKIP
+        >>> spec.name, spec.uses_anchor
+        ('PNSNet', False)
+    """
+    source = f"'{os.fspath(path)}'"
+    checkpoint = load_checkpoint_file(path)
+    if official:
+        if not isinstance(checkpoint, Mapping):
+            raise ValueError(f"{source} holds a {type(checkpoint).__name__}, not a released state dict.")
+        plus = any(k.removeprefix("module.").startswith("NSB_global.") for k in checkpoint)
+        spec = NetworkSpec(name="PNSPlusNet" if plus else "PNSNet", kwargs={"norm_shape": OFFICIAL_NORM_SHAPE})
+        net = spec.build()
+        load_official_state_dict(net, checkpoint, "pnsplus" if plus else "pnsnet", source)
+        return net.eval(), spec
+    state = _network_state(checkpoint, source)
+    config = checkpoint.get("network_config") if isinstance(checkpoint, Mapping) else None
+    spec = network_spec_from_state_dict(state) if config is None else _spec_from_config(config, source)
+    try:
+        net = spec.build()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"cannot build {spec.name}(**{spec.kwargs}) from {source}: {err}") from None
+    load_state_dict_checked(net, state, f"{source} ({spec.name} with {spec.kwargs})")
+    return net.eval(), spec

@@ -1,0 +1,139 @@
+"""The inference job behind ``python -m monai_pns.infer`` and the bundle's inference config: a checkpoint and an input
+(video, folder of frames, datalist or volume) in, masks, overlay videos and NIfTI volumes out."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from monai.utils import look_up_option
+from tqdm import tqdm
+
+from monai_pns.inference.checkpoint import NetworkSpec, load_network
+from monai_pns.inference.fast import optimize_network, resolve_precision
+from monai_pns.inference.onnx_backend import OnnxClipModel
+from monai_pns.inference.predictor import VideoPredictor
+from monai_pns.inference.sources import open_sources
+from monai_pns.inference.writers import PredictionWriter
+from monai_pns.utils import check_output_dir
+
+__all__ = ["BACKENDS", "DEFAULT_CLIP_LENGTH", "run_inference"]
+
+BACKENDS = ("torch", "onnxruntime")
+DEFAULT_CLIP_LENGTH = 5
+_STRIDE = 16
+
+
+def _clip_length(spec: NetworkSpec, requested: int | None, ckpt: str) -> int:
+    if requested is not None and spec.clip_length is not None and requested != spec.clip_length:
+        raise ValueError(
+            f"checkpoint '{ckpt}' is for clips of {spec.clip_length} frames (network_config clip_length), "
+            f"got clip_length={requested}."
+        )
+    length = requested or spec.clip_length or DEFAULT_CLIP_LENGTH
+    if length < 1:
+        raise ValueError(f"clip_length must be >= 1, got clip_length={length}.")
+    return length
+
+
+def _spatial_size(spec: NetworkSpec, requested: Sequence[int] | None, ckpt: str) -> tuple[int, int]:
+    norm_shape = spec.kwargs.get("norm_shape")
+    bound = None if norm_shape is None else (norm_shape[0] * _STRIDE, norm_shape[1] * _STRIDE)
+    if requested is not None and bound is not None and tuple(requested) != bound:
+        raise ValueError(
+            f"checkpoint '{ckpt}' has the size-bound NS norm of {bound[0]}x{bound[1]} inputs, got "
+            f"spatial_size={tuple(requested)}."
+        )
+    size = tuple(int(s) for s in (requested or bound or (256, 448)))
+    if len(size) != 2 or min(size) < _STRIDE or size[0] % _STRIDE or size[1] % _STRIDE:
+        raise ValueError(f"spatial_size must be two positive multiples of {_STRIDE}, got spatial_size={size}.")
+    return size  # type: ignore[return-value]
+
+
+def run_inference(
+    ckpt: str | os.PathLike,
+    input: str | os.PathLike,
+    out: str | os.PathLike,
+    official: bool = False,
+    backend: str = "torch",
+    precision: str = "auto",
+    device: str | None = None,
+    clip_length: int | None = None,
+    spatial_size: Sequence[int] | None = None,
+    normalize: bool | None = None,
+    threshold: float = 0.5,
+    nifti: bool = False,
+    overlay: bool = True,
+    probabilities: bool = False,
+    datalist_key: str = "test",
+    fast: bool = True,
+    progress: bool = True,
+) -> list[dict]:
+    """Segment every frame of every video of ``input`` with the network of ``ckpt`` and write the results to ``out``.
+
+    ``out`` (one video) or ``out/<case>`` (each case of a datalist) receives the outputs of
+    :class:`~monai_pns.inference.PredictionWriter`. The output folder is checked before any work.
+
+    Args:
+        ckpt: checkpoint file (rules in :mod:`monai_pns.inference.checkpoint`).
+        input: a video file, a folder of frames, a datalist JSON or a 2-D+time volume.
+        out: output folder.
+        official: ``ckpt`` is a released PNS-Net / PNS+ checkpoint (256 x 448 inputs, no input normalisation).
+        backend: ``"torch"`` or ``"onnxruntime"`` (the clip model exported to ONNX, float32).
+        precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` for the torch backend (see
+            :func:`~monai_pns.inference.resolve_precision`).
+        device: ``"cpu"``, ``"cuda"``, ...; by default CUDA when available.
+        clip_length: T; by default the checkpoint's ``network_config`` value, else 5.
+        spatial_size: the network's input (H, W); by default the size a size-bound norm needs, else 256 x 448.
+        normalize: normalise inputs with the training mean and std; by default True, False with ``official``.
+        threshold: mask where the probability is greater than this.
+        nifti: also write ``masks.nii.gz`` and ``frames.nii.gz``.
+        overlay: write ``overlay.mp4``.
+        probabilities: also write the probability maps as PNGs.
+        datalist_key: the list of a datalist to segment.
+        fast: use :func:`~monai_pns.inference.optimize_network` (torch backend); False runs the network as loaded.
+        progress: show a progress bar with frames per second.
+
+    Returns:
+        one summary per video: ``{"input", "case", "out", "frames", "seconds", "fps", "backend", "precision"}``.
+
+    Examples::
+
+        >>> run_inference("model.pt", "procedure.mp4", "out", nifti=True)  # doctest: +SKIP
+        [{'input': 'procedure.mp4', 'case': '', 'out': 'out', 'frames': 1200, ...}]
+    """
+    backend = look_up_option(backend, BACKENDS)
+    out = check_output_dir(out)
+    sources = open_sources(input, datalist_key=datalist_key)
+    network, spec = load_network(ckpt, official=official)
+    length = _clip_length(spec, clip_length, os.fspath(ckpt))
+    size = _spatial_size(spec, spatial_size, os.fspath(ckpt))
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if backend == "onnxruntime":
+        precision, device = "fp32", "cpu"
+        model = OnnxClipModel(network, (1, network.in_channels, length + spec.uses_anchor, *size))
+    else:
+        precision = resolve_precision(precision, device)
+        model = optimize_network(network, precision, device) if fast else network.to(device)
+    predictor = VideoPredictor(
+        model, size, length, anchor=spec.uses_anchor, normalize=(not official) if normalize is None else normalize,
+        device=device,
+    )
+    summaries = []
+    for source in sources:
+        target = out / source.case if source.case else out
+        start = time.perf_counter()
+        with PredictionWriter(target, source.fps, threshold, overlay, nifti, probabilities) as writer:
+            bar = tqdm(predictor(source), total=source.num_frames, unit="frame", disable=not progress,
+                       desc=source.case or Path(source.path).name)
+            writer.write_all(bar)
+        seconds = time.perf_counter() - start
+        summaries.append({
+            "input": source.path, "case": source.case, "out": str(target), "frames": writer.count,
+            "seconds": round(seconds, 3), "fps": round(writer.count / seconds, 2), "backend": backend,
+            "precision": precision,
+        })
+    return summaries

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from monai_pns.inference import VideoPredictor, frame_preprocessing
+from monai_pns.transforms import eval_transforms, sequential_windows
+from tests.inference.media import small_network, synthetic_frame
+
+
+class RecordingModel:
+    """A fake clip model: records which frames (their grey value) each clip holds; logit of output frame t = t."""
+
+    def __init__(self) -> None:
+        self.clips: list[list[int]] = []
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        self.clips.append([int(v) for v in torch.round(clip[0, 0, :, 0, 0] * 255)])
+        t = clip.shape[2]
+        return torch.arange(t, dtype=torch.float32).view(1, 1, t, 1, 1).expand(1, 1, t, *clip.shape[3:])
+
+
+def _frames(n: int, size=(16, 16)) -> list[tuple[str, np.ndarray]]:
+    return [(f"f{i}", np.full((*size, 3), i, np.uint8)) for i in range(n)]
+
+
+@pytest.mark.parametrize("clip_length", [1, 3, 5])
+@pytest.mark.parametrize("num_frames", [1, 2, 4, 5, 6, 9, 10, 12])
+def test_clips_are_those_of_sequential_windows(num_frames, clip_length):
+    model = RecordingModel()
+    predictor = VideoPredictor(model, spatial_size=(16, 16), clip_length=clip_length, normalize=False)
+    out = list(predictor(_frames(num_frames)))
+    windows = sequential_windows(num_frames, clip_length)
+    assert model.clips == [indices for indices, _ in windows]
+    # every frame once, in order, first and last included, predicted at the position sequential_windows writes
+    assert [p.index for p in out] == list(range(num_frames))
+    assert [p.name for p in out] == [f"f{i}" for i in range(num_frames)]
+    written = {i: t for indices, writes in windows for t, (i, w) in enumerate(zip(indices, writes)) if w}
+    for p in out:
+        assert p.probability.shape == (16, 16)
+        np.testing.assert_allclose(p.probability, 1 / (1 + np.exp(-written[p.index])), rtol=1e-6)
+
+
+def test_anchor_is_the_first_frame_of_every_clip():
+    model = RecordingModel()
+    predictor = VideoPredictor(model, spatial_size=(16, 16), clip_length=3, anchor=True, normalize=False)
+
+    def local_only(clip):  # PNS+ returns the local frames only
+        return model(clip)[:, :, 1:]
+
+    predictor.network = local_only
+    out = list(predictor(_frames(7)))
+    assert model.clips == [[0, 0, 1, 2], [0, 3, 4, 5], [0, 4, 5, 6]]
+    assert [p.index for p in out] == list(range(7))
+    # frame 6 is local frame 2 of the last clip, input position 3 (after the anchor), hence logit 3
+    np.testing.assert_allclose(out[6].probability, 1 / (1 + np.exp(-3.0)), rtol=1e-6)
+
+
+def test_preprocessing_equals_eval_transforms(tmp_path):
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"{i}.png"))
+        cv2.imwrite(paths[-1], cv2.cvtColor(synthetic_frame(i, (50, 70)), cv2.COLOR_RGB2BGR))
+    expected = eval_transforms(spatial_size=(32, 48), with_label=False)({"image": paths})["image"]  # (3, T, H, W)
+    preprocess = frame_preprocessing((32, 48))
+    ours = torch.stack([preprocess(synthetic_frame(i, (50, 70))) for i in range(3)], dim=1)
+    torch.testing.assert_close(ours, expected.as_tensor(), rtol=0, atol=1e-5)
+
+
+def test_network_output_mapped_to_the_frame_size():
+    net = small_network()
+    frames = [(str(i), synthetic_frame(i, (40, 72))) for i in range(6)]
+    out = list(VideoPredictor(net, spatial_size=(32, 64), clip_length=5)(frames))
+    preprocess = frame_preprocessing((32, 64))
+    with torch.no_grad():
+        first = torch.sigmoid(net(torch.stack([preprocess(f) for _, f in frames[:5]], dim=1)[None]))
+        last = torch.sigmoid(net(torch.stack([preprocess(f) for _, f in frames[1:]], dim=1)[None]))
+    expected = [first[0, :, t] for t in range(5)] + [last[0, :, 4]]
+    for p, e in zip(out, expected):
+        resized = torch.nn.functional.interpolate(e[None], size=(40, 72), mode="bilinear")[0, 0]
+        np.testing.assert_allclose(p.probability, resized.numpy(), atol=1e-5)
+        assert p.frame.shape == (40, 72, 3)
+
+
+def test_ill_clip_length():
+    with pytest.raises(ValueError, match="clip_length=0"):
+        VideoPredictor(RecordingModel(), clip_length=0)

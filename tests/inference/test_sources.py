@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+
+import cv2
+import nibabel as nib
+import numpy as np
+import pytest
+
+from monai_pns.inference import open_sources
+from monai_pns.inference.writers import volume_affine
+from tests.inference.media import synthetic_frame, write_video
+
+
+def _frames(source):
+    return [(name, frame) for name, frame in source]
+
+
+def test_video_file(tmp_path):
+    [source] = open_sources(write_video(tmp_path / "v.mp4", 7, fps=12))
+    assert (source.kind, source.case, source.fps, source.num_frames) == ("video", "", 12.0, None)
+    frames = _frames(source)
+    assert [name for name, _ in frames] == [f"{i:05d}" for i in range(7)]
+    for i, (_, frame) in enumerate(frames):
+        assert frame.shape == (40, 72, 3) and frame.dtype == np.uint8
+        assert np.abs(frame.astype(int) - synthetic_frame(i)).mean() < 4  # mp4 is lossy; the disc moves 3 px a frame
+
+
+def test_folder_in_natural_order_and_size_change(tmp_path):
+    for i in (10, 2, 1):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((8, 12, 3), i, np.uint8))
+    (tmp_path / "notes.txt").write_text("not a frame")
+    [source] = open_sources(tmp_path)
+    assert source.num_frames == 3
+    assert [(name, int(frame[0, 0, 0])) for name, frame in source] == [("1", 1), ("2", 2), ("10", 10)]
+    cv2.imwrite(str(tmp_path / "3.png"), np.zeros((8, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"frame 2 \('3'\) of '.*' is 10x8, the first frame 12x8"):
+        _frames(open_sources(tmp_path)[0])
+
+
+def test_datalist_cases(tmp_path):
+    video = write_video(tmp_path / "v.mp4", 4)
+    image = tmp_path / "f.png"
+    cv2.imwrite(str(image), np.zeros((40, 72, 3), np.uint8))
+    cases = [{"case": "set/a", "image": [f"{video}#2", f"{video}#3"]}, {"case": "set/b", "image": [str(image)]}]
+    datalist = {"test": cases,
+                "training": []}
+    path = tmp_path / "datalist.json"
+    path.write_text(json.dumps(datalist))
+    sources = open_sources(path)
+    assert [(s.case, s.num_frames) for s in sources] == [("set/a", 2), ("set/b", 1)]
+    assert [name for name, _ in sources[0]] == ["v_00002", "v_00003"]
+    with pytest.raises(ValueError, match=r"has no list 'validation' \(it has \['test', 'training'\]\)"):
+        open_sources(path, datalist_key="validation")
+    path.write_text(json.dumps({"test": [{"case": "c", "image": "one.png"}]}))
+    with pytest.raises(ValueError, match=r"test\[0\]: 'image' must be a non-empty list"):
+        open_sources(path)
+
+
+def test_volume_in_the_written_orientation(tmp_path):
+    frames = np.stack([synthetic_frame(i)[..., 0] for i in range(3)], axis=-1)  # (H, W, T) grey
+    nib.save(nib.Nifti1Image(frames, volume_affine()), tmp_path / "v.nii.gz")
+    [source] = open_sources(tmp_path / "v.nii.gz")
+    read = _frames(source)
+    assert [name for name, _ in read] == ["00000", "00001", "00002"]
+    for t, (_, frame) in enumerate(read):
+        np.testing.assert_array_equal(frame, np.repeat(frames[..., t : t + 1], 3, axis=-1))
+
+
+def test_volume_reoriented_and_rescaled(tmp_path):
+    data = np.arange(4 * 5 * 2, dtype=np.float32).reshape(4, 5, 2) * 10.0  # (x, y, t) in RAS, values 0-390
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "ras.nii")
+    read = _frames(open_sources(tmp_path / "ras.nii")[0])
+    for t, (_, frame) in enumerate(read):
+        # rows run posterior (y reversed), columns to the left (x reversed); 0-390 rescaled to 0-255
+        expected = np.rint(data[::-1, ::-1, t].T * 255.0 / 390.0).astype(np.uint8)
+        np.testing.assert_array_equal(frame[..., 1], expected)
+
+
+@pytest.mark.parametrize(
+    "name, content, error, match",
+    [
+        ("empty.mp4", b"", ValueError, r"cannot (open video file|read any frame from) '.*empty\.mp4'"),
+        ("noise.mp4", bytes(range(256)) * 8, ValueError, r"'.*noise\.mp4'"),
+        ("bad.nii.gz", b"not a volume", ValueError, r"cannot read volume '.*bad\.nii\.gz'"),
+        ("clip.xyz", b"", ValueError, r"input '.*clip\.xyz': expected a video"),
+    ],
+)
+def test_unreadable_inputs(tmp_path, name, content, error, match):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(error, match=match):
+        for source in open_sources(tmp_path / name):
+            _frames(source)
+
+
+def test_zero_frame_video_and_4d_volume_and_missing_input(tmp_path):
+    writer = cv2.VideoWriter(str(tmp_path / "none.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (72, 40))
+    writer.release()
+    with pytest.raises(ValueError, match=r"none\.avi"):
+        _frames(open_sources(tmp_path / "none.avi")[0])
+    nib.save(nib.Nifti1Image(np.zeros((4, 5, 2, 2), np.uint8), np.eye(4)), tmp_path / "4d.nii.gz")
+    with pytest.raises(ValueError, match=r"volume '.*4d\.nii\.gz' must be 2-D\+time"):
+        _frames(open_sources(tmp_path / "4d.nii.gz")[0])
+    with pytest.raises(FileNotFoundError, match="absent.mp4"):
+        open_sources(tmp_path / "absent.mp4")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no image files .* in folder '.*empty'"):
+        open_sources(tmp_path / "empty")

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import json
+
+import cv2
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from monai_pns import infer
+from monai_pns.inference import VideoPredictor, open_sources
+from monai_pns.networks import PNSPlusNet
+from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
+from tests.inference.media import count_frames, small_network, write_video
+
+SIZE = ["--spatial-size", "32", "64"]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    root = tmp_path_factory.mktemp("infer")
+    net = small_network()
+    torch.save(net.state_dict(), root / "model.pt")
+    write_video(root / "v.mp4", 7)
+    return root, net
+
+
+def _cli(args) -> int:
+    return run_cli(infer.main, [*map(str, args), "--no-progress"])
+
+
+def test_video_end_to_end(media, tmp_path):
+    root, net = media
+    out = tmp_path / "out"
+    args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", out, "--nifti", "--eager", *SIZE]
+    assert _cli(args) == EXIT_OK
+    masks = sorted((out / "masks").iterdir())
+    assert [p.name for p in masks] == [f"{i:05d}.png" for i in range(7)]  # every frame, first and last included
+    assert count_frames(out / "overlay.mp4") == 7
+    assert nib.load(out / "masks.nii.gz").shape == nib.load(out / "frames.nii.gz").shape == (40, 72, 7)
+    # the masks are the eager network's, thresholded at p > 0.5, at the video's resolution
+    [source] = open_sources(root / "v.mp4")
+    for prediction, path in zip(VideoPredictor(net, (32, 64), 5)(source), masks):
+        np.testing.assert_array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), (prediction.probability > 0.5) * 255)
+    volume = np.asanyarray(nib.load(out / "masks.nii.gz").dataobj)
+    np.testing.assert_array_equal(volume[:, :, 6] * 255, cv2.imread(str(masks[6]), cv2.IMREAD_UNCHANGED))
+
+
+def test_fast_path_masks_match_eager(media, tmp_path):
+    root, _ = media
+    for name, extra in (("eager", ["--eager"]), ("fast", [])):
+        args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", tmp_path / name, "--probabilities"]
+        assert _cli([*args, "--no-overlay", "--precision", "fp32", *SIZE, *extra]) == 0
+    for path in sorted((tmp_path / "eager" / "probabilities").iterdir()):
+        eager = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(int)
+        fast = cv2.imread(str(tmp_path / "fast" / "probabilities" / path.name), cv2.IMREAD_UNCHANGED).astype(int)
+        assert np.abs(eager - fast).max() <= 1  # probabilities within one grey level of 255
+
+
+def test_checkpoint_saver_file_with_network_config(media, tmp_path):
+    root, _ = media
+    torch.manual_seed(1)
+    net = small_network(num_blocks=1)
+    ckpt = tmp_path / "checkpoint_epoch=3.pt"
+    torch.save({"network": net.state_dict(), "optimizer": {"state": {}, "param_groups": []},
+                "network_config": {"name": "PNSNet", "kwargs": {"num_blocks": 1}, "clip_length": 3}}, ckpt)
+    summaries = infer.main([
+        "--ckpt", str(ckpt), "--input", str(root / "v.mp4"), "--out", str(tmp_path / "out"), "--no-progress", *SIZE
+    ])
+    assert [s["frames"] for s in summaries] == [7]
+    with pytest.raises(ValueError, match=r"clips of 3 frames \(network_config clip_length\), got clip_length=5"):
+        infer.main(["--ckpt", str(ckpt), "--input", str(root / "v.mp4"), "--out", str(tmp_path / "o2"),
+                    "--clip-length", "5", *SIZE])
+
+
+def test_datalist_input(media, tmp_path):
+    root, _ = media
+    datalist = tmp_path / "datalist.json"
+    datalist.write_text(json.dumps({"test": [{"case": "set/a", "image": [f"{root / 'v.mp4'}#{i}" for i in range(3)]}]}))
+    assert _cli(["--ckpt", root / "model.pt", "--input", datalist, "--out", tmp_path / "out", "--no-overlay",
+                 *SIZE]) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "set" / "a" / "masks").iterdir()) == [
+        "v_00000.png", "v_00001.png", "v_00002.png"
+    ]
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("not_a_checkpoint", r"'.*bad\.pt' is not a PyTorch checkpoint"),
+        ("other_architecture", r"missing keys \['ns_blocks\.0\.query\.weight'.*unexpected keys \['ns_global\.query"),
+        ("no_state_dict", r"holds no network state dict: .* found entries \['epoch'\]"),
+        ("bad_config", r"'network_config' .* must be a dict with keys among"),
+    ],
+)
+def test_bad_checkpoints(media, tmp_path, capsys, case, match):
+    root, _ = media
+    path = tmp_path / "bad.pt"
+    if case == "not_a_checkpoint":
+        path.write_text("weights")
+    elif case == "other_architecture":  # PNS+ weights, the file saying PNS-Net
+        torch.save({"network": PNSPlusNet().state_dict(), "network_config": {"name": "PNSNet"}}, path)
+    elif case == "no_state_dict":
+        torch.save({"epoch": 3}, path)
+    else:
+        torch.save({"network": {}, "network_config": {"arch": "PNSNet"}}, path)
+    out = tmp_path / "out"
+    assert _cli(["--ckpt", path, "--input", root / "v.mp4", "--out", out, *SIZE]) == EXIT_DATA_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert __import__("re").search(match, err)
+    assert not out.exists()  # nothing written
+
+
+def test_output_checked_before_work(media, tmp_path, capsys, monkeypatch):
+    root, _ = media
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should be")
+    monkeypatch.setattr("monai_pns.inference.run.load_network", lambda *a, **k: pytest.fail("work started"))
+    assert _cli(["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", blocker]) == EXIT_DATA_ERROR
+    assert "exists and is not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # argparse exits by itself
+        _cli(["--input", root / "v.mp4", "--out", tmp_path / "o"])
+    assert usage.value.code == EXIT_USAGE
+
+
+def test_size_bound_checkpoint_rejects_another_size(tmp_path, capsys):
+    torch.save(small_network(norm_shape=(16, 28)).state_dict(), tmp_path / "bound.pt")
+    write_video(tmp_path / "v.mp4", 2)
+    assert _cli(["--ckpt", tmp_path / "bound.pt", "--input", tmp_path / "v.mp4", "--out", tmp_path / "o",
+                 *SIZE]) == EXIT_DATA_ERROR
+    assert "size-bound NS norm of 256x448 inputs, got spatial_size=(32, 64)" in capsys.readouterr().err
+
+
+def test_unreadable_video_leaves_no_output(media, tmp_path, capsys):
+    root, _ = media
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    out = tmp_path / "out"
+    assert _cli(["--ckpt", root / "model.pt", "--input", tmp_path / "broken.mp4", "--out", out, *SIZE]) == 1
+    assert "broken.mp4" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # the folder may exist, empty: no partial output
+
+
+@pytest.mark.slow
+def test_onnxruntime_backend_cli(media, tmp_path):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (setup.cfg [test])")
+    root, _ = media
+    for name, extra in (("torch", ["--eager"]), ("onnx", ["--backend", "onnxruntime"])):
+        args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", tmp_path / name, "--probabilities"]
+        assert _cli([*args, "--no-overlay", *SIZE, *extra]) == EXIT_OK
+    for path in sorted((tmp_path / "torch" / "probabilities").iterdir()):
+        a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(int)
+        b = cv2.imread(str(tmp_path / "onnx" / "probabilities" / path.name), cv2.IMREAD_UNCHANGED).astype(int)
+        assert np.abs(a - b).max() <= 1
