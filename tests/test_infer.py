@@ -153,3 +153,12 @@ def test_onnxruntime_backend_cli(media, tmp_path):
         a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(int)
         b = cv2.imread(str(tmp_path / "onnx" / "probabilities" / path.name), cv2.IMREAD_UNCHANGED).astype(int)
         assert np.abs(a - b).max() <= 1
+
+
+def test_pns_plus_checkpoint_runs_with_its_anchor(media, tmp_path):
+    root, _ = media
+    torch.manual_seed(0)
+    torch.save(PNSPlusNet().state_dict(), tmp_path / "plus.pt")  # recognised by its ns_global weights
+    [summary] = infer.main(["--ckpt", str(tmp_path / "plus.pt"), "--input", str(root / "v.mp4"), "--out",
+                            str(tmp_path / "out"), "--no-overlay", "--eager", "--no-progress", *SIZE])
+    assert summary["frames"] == 7 and len(list((tmp_path / "out" / "masks").iterdir())) == 7

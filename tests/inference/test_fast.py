@@ -50,7 +50,7 @@ def test_bf16_path_within_tolerance_of_fp32(net):
     fast = optimize_network(net, precision="bf16")
     assert next(fast.backbone.parameters()).dtype == torch.bfloat16
     assert all(p.dtype == torch.float32 for m in fast.modules() if isinstance(m, NSBlock) for p in m.parameters())
-    x = torch.rand(CLIP, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(1, 3, 2, 32, 64, generator=torch.Generator().manual_seed(0))  # bf16 is slow where emulated
     with torch.no_grad():
         expected, out = torch.sigmoid(net(x)), fast(x)
     assert out.dtype == torch.float32
@@ -62,7 +62,8 @@ def test_pns_plus_fast_path():
     net = PNSPlusNet().eval()
     x = torch.rand(1, 3, 1 + 2, 32, 64)
     with torch.no_grad():
-        torch.testing.assert_close(torch.sigmoid(optimize_network(net)(x)), torch.sigmoid(net(x)), rtol=0, atol=1e-4)
+        fast = optimize_network(net, encoder="torch")
+        torch.testing.assert_close(torch.sigmoid(fast(x)), torch.sigmoid(net(x)), rtol=0, atol=1e-4)
 
 
 def test_encoder_choice(monkeypatch):
