@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from monai_pns import evaluate
-from monai_pns.data import synthetic_datalist
+from monai_pns.data import probability_to_uint8, synthetic_datalist
 from monai_pns.inference import (
     OnnxClipModel,
     StreamingPredictor,
@@ -143,7 +143,7 @@ def _accuracy(network, spatial_size: tuple[int, int], work: Path, paths: dict) -
             for p in predictor(source):
                 path = root / source.case / f"{p.name}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(path), np.rint(255 * p.probability).astype(np.uint8))
+                cv2.imwrite(str(path), probability_to_uint8(p.probability))
         roots.append(str(root))
     gt_root = Path(datalist).parent / "VPS-TestSet"
     argv = ["--gt-root", str(gt_root), "--layout", "pnsnet", "--out", str(work / "evaluation"), "--no-progress"]

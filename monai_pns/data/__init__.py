@@ -17,6 +17,7 @@ __all__ = [
     "is_video_file",
     "natural_key",
     "parse_frame_ref",
+    "probability_to_uint8",
     "read_frames",
     "read_image",
     "read_video_frames",
@@ -29,8 +30,8 @@ __all__ = [
 
 _MODULES = {
     "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "check_image_complete", "count_video_frames", "frame_stem",
-                 "is_video_file", "parse_frame_ref", "read_frames", "read_image", "read_video_frames",
-                 "video_frame_ref"),
+                 "is_video_file", "parse_frame_ref", "probability_to_uint8", "read_frames", "read_image",
+                 "read_video_frames", "video_frame_ref"),
     "datalist": ("LAYOUTS", "build_datalist", "natural_key", "sunseg_frame_key", "write_datalist"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
 }

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+import torch
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -25,6 +26,7 @@ __all__ = [
     "frame_stem",
     "is_video_file",
     "parse_frame_ref",
+    "probability_to_uint8",
     "read_frames",
     "read_image",
     "read_video_frames",
@@ -64,6 +66,13 @@ def parse_frame_ref(ref: str | os.PathLike) -> tuple[str, int | None]:
     if sep and index.isdigit() and is_video_file(path):
         return path, int(index)
     return ref, None
+
+
+def probability_to_uint8(prob: np.ndarray | torch.Tensor) -> np.ndarray:
+    """8-bit codes of probabilities in [0, 1]: ``floor(255 * p + 0.5)`` in float64, i.e. rounded to the nearest
+    code, halves up (p = 0.5 -> 127.5 -> 128). The released PNS-Net saves ``uint8(255 * p)``, which truncates."""
+    array = prob.detach().cpu().double().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob, np.float64)
+    return np.floor(255.0 * np.clip(array, 0.0, 1.0) + 0.5).astype(np.uint8)
 
 
 def frame_stem(ref: str | os.PathLike) -> str:

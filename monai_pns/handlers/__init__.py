@@ -8,7 +8,7 @@ from .evaluation_report import EvaluationReport
 from .gradient_clipping import GradientClipping
 from .mlflow_tracking import PhaseMLFlowHandler, end_mlflow_run
 from .overlay_saver import OverlaySaver
-from .prediction_writer import VPSPredictionWriter, frame_stem, probability_to_uint8
+from .prediction_writer import VPSPredictionWriter
 from .progress_bar import ProgressBarHandler
 
 __all__ = [
@@ -22,8 +22,6 @@ __all__ = [
     "TrainingState",
     "VPSPredictionWriter",
     "end_mlflow_run",
-    "frame_stem",
     "latest_checkpoint",
-    "probability_to_uint8",
     "require_checkpoint",
 ]

@@ -16,7 +16,7 @@ from monai.handlers import from_engine
 from monai.transforms import Resize
 from monai.utils import CommonKeys, IgniteInfo, MetaKeys, look_up_option, min_version, optional_import
 
-from monai_pns.data.image_io import frame_stem
+from monai_pns.data.image_io import frame_stem, probability_to_uint8
 from monai_pns.transforms.frame_meta import FRAME_PATH, FRAME_WRITE, VIDEO_ID
 from monai_pns.utils import check_output_dir, write_atomic
 
@@ -26,16 +26,9 @@ if TYPE_CHECKING:
 else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
-__all__ = ["VPSPredictionWriter", "frame_stem", "probability_to_uint8"]
+__all__ = ["VPSPredictionWriter"]
 
 _MODES = ("bilinear", "bicubic", "nearest", "nearest-exact", "area")
-
-
-def probability_to_uint8(prob: np.ndarray | torch.Tensor) -> np.ndarray:
-    """8-bit codes of probabilities in [0, 1]: ``floor(255 * p + 0.5)`` in float64, i.e. rounded to the nearest
-    code, halves up (p = 0.5 -> 127.5 -> 128). The released PNS-Net saves ``uint8(255 * p)``, which truncates."""
-    array = prob.detach().cpu().double().numpy() if isinstance(prob, torch.Tensor) else np.asarray(prob, np.float64)
-    return np.floor(255.0 * np.clip(array, 0.0, 1.0) + 0.5).astype(np.uint8)
 
 
 def _video_folder(video_id: str) -> PurePosixPath:

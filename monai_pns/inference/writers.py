@@ -9,7 +9,8 @@ order) that are memory-mapped when the volumes are written.
 Output folder layout::
 
     masks/<frame name>.png          binary masks, 0 or 255, where the foreground probability is > threshold
-    probabilities/<frame name>.png  with ``probabilities=True``: uint8 round(255 * p), what the evaluation scores
+    probabilities/<frame name>.png  with ``probabilities=True``: 8-bit codes as the bundle writes them
+                                    (``probability_to_uint8``), what the evaluation scores
     overlay.mp4                     the frames with the mask tinted, its contour and the frame number
     masks.nii.gz, frames.nii.gz     with ``nifti=True``: (H, W, T) uint8 masks (0/1) and RGB24 frames, one affine
 
@@ -29,6 +30,7 @@ import cv2
 import nibabel as nib
 import numpy as np
 
+from monai_pns.data.image_io import probability_to_uint8
 from monai_pns.inference.predictor import FramePrediction
 from monai_pns.utils import umask_mode
 
@@ -137,7 +139,7 @@ class PredictionWriter:
         mask = prediction.probability > self.threshold
         self._imwrite(self._tmp / "masks" / f"{prediction.name}.png", mask.astype(np.uint8) * 255)
         if self.probabilities:
-            probability = np.rint(255.0 * prediction.probability).astype(np.uint8)
+            probability = probability_to_uint8(prediction.probability)
             self._imwrite(self._tmp / "probabilities" / f"{prediction.name}.png", probability)
         if self._video is not None:
             self._video.write(overlay_frame(prediction.frame, mask, prediction.index))
