@@ -111,6 +111,8 @@ PAPER_TABLE_2 = {
     "row9_n4_soft_norm_r3": ((0.737, 0.609, 0.793, 0.751), (0.732, 0.613, 0.776, 0.728)),
 }
 ABLATION_METRICS = ("maxDice", "maxIoU", "S_alpha", "meanEm")
+#: the learning suite's baselines (``configs/baselines/<name>.json``) and their labels
+BASELINE_LABELS = {"unet": "MONAI UNet (frame-wise)", "basic_unet": "MONAI BasicUNet (frame-wise)"}
 
 
 @dataclass
@@ -137,7 +139,8 @@ class Experiment:
 
 
 def plan(
-    suites: Sequence[str], seeds: Sequence[int], rows: Sequence[str], ablation_overrides: Mapping
+    suites: Sequence[str], seeds: Sequence[int], rows: Sequence[str], ablation_overrides: Mapping,
+    baselines: Sequence[str] = tuple(BASELINE_LABELS),
 ) -> list[Experiment]:
     """The experiments of ``suites``, each once, every one after those it starts from."""
     static = (BASELINES / "static.json",)
@@ -155,9 +158,9 @@ def plan(
     first = seeds[0]
     if "learning" in suites:
         pnsnet(first)
-        for name, label in (("unet", "MONAI UNet (frame-wise)"), ("basic_unet", "MONAI BasicUNet (frame-wise)")):
+        for name in baselines:
             config = (BASELINES / f"{name}.json",)
-            experiments[f"{name}-s{first}"] = Experiment(f"{name}-s{first}", label, first, config)
+            experiments[f"{name}-s{first}"] = Experiment(f"{name}-s{first}", BASELINE_LABELS[name], first, config)
     if "temporal" in suites:
         for seed in seeds:
             pnsnet(seed)
@@ -534,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--suite", nargs="+", choices=(*SUITES, "all"), default=["all"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds (temporal suite)")
     parser.add_argument("--rows", nargs="+", choices=ABLATION_ROWS, default=list(ABLATION_ROWS), help="ablation rows")
+    parser.add_argument("--baselines", nargs="*", choices=tuple(BASELINE_LABELS), default=list(BASELINE_LABELS),
+                        help="baselines of the learning suite (none with an empty list)")
     parser.add_argument("--train-videos", type=int, default=16, help="synthetic training videos (1/4 validate)")
     parser.add_argument("--test-videos", type=int, default=12)
     parser.add_argument("--frames", type=int, default=32, help="frames per synthetic video")
@@ -573,7 +578,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "batch_size": args.batch_size, "pretrain_epochs": args.pretrain_epochs,
         "finetune_epochs": args.finetune_epochs, "val_interval": args.val_interval, "progress": False,
     }
-    experiments = plan(suites, args.seeds, args.rows, {"finetune_epochs": ablation_epochs})
+    experiments = plan(suites, args.seeds, args.rows, {"finetune_epochs": ablation_epochs}, args.baselines)
     folders: dict[str, Path] = {}
     for exp in experiments:
         parent = exp.phase1_from or exp.score_phase1_of
@@ -592,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     tables: dict[str, list[str]] = {}
     summaries: dict = {}
     if "learning" in suites:
-        names = [f"{n}-s{first}" for n in ("pnsnet", "pnsnet_static", "pnsnet_phase1", "unet", "basic_unet")]
+        names = [f"{n}-s{first}" for n in ("pnsnet", "pnsnet_static", "pnsnet_phase1", *args.baselines)]
         tables["learning"] = learning_table(records, names, args.budget_minutes, perfect)
     if "temporal" in suites:
         tables["temporal"], summaries["temporal"] = temporal_table(records, args.seeds)
@@ -600,7 +605,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         tables["ablation"] = ablation_table(records, args.rows, first)
     report = {
         "settings": {
-            "suites": list(suites), "seeds": args.seeds, "rows": args.rows, "data": data_params,
+            "suites": list(suites), "seeds": args.seeds, "rows": args.rows, "baselines": args.baselines,
+            "data": data_params,
             "spatial_size": common["spatial_size"], "batch_size": args.batch_size,
             "pretrain_epochs": args.pretrain_epochs, "finetune_epochs": args.finetune_epochs,
             "ablation_finetune_epochs": ablation_epochs, "val_interval": args.val_interval,

@@ -217,6 +217,11 @@ def test_plan_orders_shared_phase_1_first():
     assert [e.name for e in both] == ["pnsnet-s0", "pnsnet_static-s0", "pnsnet_phase1-s0", "unet-s0", "basic_unet-s0",
                                       "pnsnet-s1", "pnsnet_static-s1", "pnsnet_phase1-s1"]
     assert both[2].score_phase1_of == "pnsnet-s0" and both[2].overrides == {"model_name": "PNSNet_phase1"}
+    unet_only = learning.plan(["learning"], [2], [], {}, baselines=["unet"])
+    assert [(e.name, e.label, e.configs) for e in unet_only[3:]] == [
+        ("unet-s2", "MONAI UNet (frame-wise)", (learning.BASELINES / "unet.json",))]
+    assert [e.name for e in learning.plan(["learning"], [2], [], {}, baselines=[])] == [
+        "pnsnet-s2", "pnsnet_static-s2", "pnsnet_phase1-s2"]
 
 
 def test_bad_arguments_stop_before_any_work(tmp_path, capsys):
