@@ -370,8 +370,9 @@ def run_experiment(exp: Experiment, folders: Mapping[str, Path], common: Mapping
     return record
 
 
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    return float(np.mean(values)), float(statistics.stdev(values)) if len(values) > 1 else 0.0
+def _mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for a single value: one seed has no spread)."""
+    return float(np.mean(values)), float(statistics.stdev(values)) if len(values) > 1 else None
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -438,7 +439,7 @@ def temporal_table(records: Mapping[str, dict], seeds: Sequence[int]) -> tuple[l
                 mean, sd = _mean_sd(values) if values else (None, None)
                 summary.setdefault(model, {}).setdefault(set_name, {})[where] = {"mean": mean, "sd": sd,
                                                                                   "values": values}
-                cells.append("-" if mean is None else f"{mean:.3f} ± {sd:.3f}")
+                cells.append("-" if mean is None else _fmt(mean) + ("" if sd is None else f" ± {sd:.3f}"))
             per_seed = "; ".join(
                 f"s{seed}: " + " / ".join(_fmt(_temporal_value(records, model, seed, w, set_name))
                                           for w in ("test", "ambiguous"))

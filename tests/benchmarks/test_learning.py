@@ -224,6 +224,25 @@ def test_plan_orders_shared_phase_1_first():
         "pnsnet-s2", "pnsnet_static-s2", "pnsnet_phase1-s2"]
 
 
+def test_temporal_table_spread_over_seeds():
+    def record(all_frames, ambiguous):
+        return {"test": {"S": {"maxDice": all_frames}},
+                "subsets": {"polyp": {}, "ambiguous": {"S": {"maxDice": ambiguous}}}}
+
+    records = {"pnsnet-s0": record(0.5, 0.75), "pnsnet_static-s0": record(0.25, 0.5),
+               "pnsnet-s1": record(0.75, 1.0), "pnsnet_static-s1": record(0.5, 0.25),
+               "pnsnet_phase1-s0": record(0.125, 0.0), "pnsnet_phase1-s1": record(0.125, 0.0)}
+    lines, summary = learning.temporal_table(records, [0, 1])
+    assert lines[2] == ("| PNS-Net (video) | S | 0.625 ± 0.177 | - | 0.875 ± 0.177 "
+                        "| s0: 0.500 / 0.750; s1: 0.750 / 1.000 |")
+    assert lines[4] == ("| PNS-Net phase 1 only | S | 0.125 ± 0.000 | - | 0.000 ± 0.000 "
+                        "| s0: 0.125 / 0.000; s1: 0.125 / 0.000 |")
+    assert summary["lead"]["S"]["ambiguous"] == {"mean": 0.5, "sd": pytest.approx(0.125 ** 0.5), "values": [0.25, 0.75]}
+    one_seed_lines, one_seed = learning.temporal_table(records, [1])
+    assert one_seed_lines[5] == "| lead of video over static | S | 0.250 | - | 0.750 | s1: 0.250 / 0.750 |"
+    assert one_seed["lead"]["S"]["test"] == {"mean": 0.25, "sd": None, "values": [0.25]}
+
+
 def test_bad_arguments_stop_before_any_work(tmp_path, capsys):
     taken = tmp_path / "file"
     taken.write_text("")
