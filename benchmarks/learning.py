@@ -550,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--spatial-size", nargs=2, type=int, default=None, metavar=("H", "W"),
                         help="network input size (default: --frame-size)")
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--pretrain-epochs", type=int, default=25)
+    parser.add_argument("--pretrain-epochs", type=int, default=16)
     parser.add_argument("--finetune-epochs", type=int, default=40)
     parser.add_argument("--ablation-finetune-epochs", type=int, default=None, help="default: --finetune-epochs")
     parser.add_argument("--val-interval", type=int, default=1, help="epochs between validations")
