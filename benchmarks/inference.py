@@ -145,7 +145,7 @@ def _accuracy(network, spatial_size: tuple[int, int], work: Path, paths: dict) -
                 path.parent.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(path), probability_to_uint8(p.probability))
         roots.append(str(root))
-    gt_root = Path(datalist).parent / "VPS-TestSet"
+    gt_root = Path(datalist).parent  # the set's root, in the pnsnet layout
     argv = ["--gt-root", str(gt_root), "--layout", "pnsnet", "--out", str(work / "evaluation"), "--no-progress"]
     summary = evaluate.main([*argv, *(a for r in roots for a in ("--pred-root", r))])
     return {

@@ -1,0 +1,74 @@
+"""benchmarks/inference.py, smoke variant: a small clip, one timed round, a checkpoint scored on the synthetic set."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from monai_pns.inference.onnx_backend import has_onnxruntime
+from monai_pns.networks import PNSNet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("benchmarks_inference", ROOT / "benchmarks" / "inference.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+inference = _load_benchmark()
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("inference")
+    torch.manual_seed(0)
+    torch.save(PNSNet().state_dict(), tmp / "model.pt")
+    out = tmp / "results" / "inference.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MONAI_PNS_CACHE", str(tmp / "cache"))  # the synthetic set of the accuracy rows
+        report = inference.main(["--repeats", "1", "--height", "64", "--width", "112", "--video-frames", "6",
+                                 "--checkpoint", str(tmp / "model.pt"), "--accuracy-size", "64", "112",
+                                 "--out", str(out)])
+    return out, report
+
+
+def test_report_written_as_returned(smoke):
+    out, report = smoke
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert report["clip"] == {"frames": 5, "height": 64, "width": 112}
+
+
+def test_every_path_timed_against_eager(smoke):
+    _, report = smoke
+    rows = report["model_alone"]
+    expected = {"eager", "fast_torch"} | ({"fast_onnxruntime", "onnxruntime"} if has_onnxruntime else set())
+    assert expected <= set(rows)
+    eager = rows["eager"]["median_s"]
+    for row in rows.values():
+        assert len(row["times_s"]) == 1 and row["median_s"] > 0
+        assert row["speedup"] == pytest.approx(eager / row["median_s"])
+        assert row["fps"] == pytest.approx(5 / row["median_s"])
+    assert rows["eager"]["max_probability_difference"] == 0.0
+    for stream in report["streaming"].values():
+        assert stream["ratio"] == pytest.approx(stream["frame_s"] / stream["clip_s"])
+    assert {row["frames"] for row in report["end_to_end"].values()} == {6}
+
+
+def test_every_path_scored_like_eager(smoke):
+    """The accuracy target of the fast paths: the six paper metrics on the synthetic test videos, maxDice within
+    0.005 of the eager float32 model (here with random weights)."""
+    _, report = smoke
+    scores = report["accuracy"]
+    assert {"eager", "fast_torch", "fast_bf16"} <= set(scores)
+    for name, values in scores.items():
+        assert set(values) == set(inference.PAPER_METRICS), name
+        assert values["maxDice"] == pytest.approx(scores["eager"]["maxDice"], abs=0.005), name
