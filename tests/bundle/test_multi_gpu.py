@@ -189,7 +189,6 @@ def _chain(error: BaseException):
         error = error.__cause__ or error.__context__
 
 
-@pytest.mark.slow
 def test_a_process_that_dies_fails_the_run(dataset, tmp_path):
     """Process 1 raises in its 3rd step: process 0, waiting for it in the gradient all-reduce, fails at once (gloo
     reports the closed connection), marks the MLflow run FAILED and torchrun exits with an error."""
