@@ -47,7 +47,7 @@ from monai_pns.inference import (
 )
 from monai_pns.inference.onnx_backend import has_onnxruntime
 from monai_pns.networks import PNSNet
-from monai_pns.utils import write_atomic
+from monai_pns.utils import check_output_file, run_cli, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_METRICS = evaluate.PAPER_COLUMNS["matlab"]
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--video-frames", type=int, default=30, help="frames of the end-to-end video")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "inference.json")
     args = parser.parse_args(argv)
+    out = check_output_file(args.out, "--out")
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     support = cpu_bf16_support()
@@ -204,8 +205,8 @@ def main(argv: list[str] | None = None) -> dict:
             report["accuracy"] = _accuracy(network, tuple(args.accuracy_size), Path(tmp), accuracy_paths)
     report["load_average_after"] = os.getloadavg()
     print(_table(report))
-    write_atomic(args.out, json.dumps(report, indent=2))
-    print(f"\nwritten: {args.out}")
+    write_atomic(out, json.dumps(report, indent=2))
+    print(f"\nwritten: {out}")
     return report
 
 
@@ -244,4 +245,4 @@ def _table(report: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_cli(main))

@@ -12,6 +12,7 @@ import torch
 
 from monai_pns.inference.onnx_backend import has_onnxruntime
 from monai_pns.networks import PNSNet
+from monai_pns.utils import EXIT_DATA_ERROR, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +73,11 @@ def test_every_path_scored_like_eager(smoke):
     for name, values in scores.items():
         assert set(values) == set(inference.PAPER_METRICS), name
         assert values["maxDice"] == pytest.approx(scores["eager"]["maxDice"], abs=0.005), name
+
+
+def test_bad_output_path_stops_before_any_work(tmp_path, capsys):
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    args = ["--checkpoint", str(tmp_path / "missing.pt"), "--out", str(folder)]
+    assert run_cli(inference.main, args) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == f"error: --out '{folder}' is a folder.\n"
