@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,19 +10,9 @@ import torch
 from monai_pns.inference.onnx_backend import has_onnxruntime
 from monai_pns.networks import PNSNet
 from monai_pns.utils import EXIT_DATA_ERROR, run_cli
+from tests.benchmarks import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("benchmarks_inference", ROOT / "benchmarks" / "inference.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-inference = _load_benchmark()
+inference = load_benchmark("inference")
 
 
 @pytest.fixture(scope="module")

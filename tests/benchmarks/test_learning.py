@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -19,19 +18,9 @@ from monai_pns.evaluate import ground_truth_videos
 from monai_pns.metrics import VPSEvaluator
 from monai_pns.networks import PNSNet
 from monai_pns.utils import EXIT_DATA_ERROR, run_cli
+from tests.benchmarks import ROOT, load_benchmark
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("benchmarks_learning", ROOT / "benchmarks" / "learning.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-learning = _load_benchmark()
+learning = load_benchmark("learning")
 EXPERIMENTS = {"pnsnet-s0", "pnsnet_static-s0", "pnsnet_phase1-s0", "unet-s0", "basic_unet-s0", "row1_base-s0"}
 
 
