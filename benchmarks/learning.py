@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import platform
@@ -68,7 +67,14 @@ from monai_pns.evaluate import (  # noqa: E402
     select_frames,
 )
 from monai_pns.metrics import VPSEvaluator  # noqa: E402
-from monai_pns.utils import check_output_dir, package_versions, run_cli, write_atomic  # noqa: E402
+from monai_pns.utils import (  # noqa: E402
+    check_output_dir,
+    figure_png,
+    package_versions,
+    run_cli,
+    save_atomic,
+    write_atomic,
+)
 
 __all__ = [
     "ABLATION_ROWS",
@@ -309,12 +315,6 @@ def _network(configs: Sequence[Path], seed: int) -> torch.nn.Module:
     return parser.get_parsed_content("network_def")
 
 
-def _save_state(state: Mapping[str, torch.Tensor], path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(dict(state), buffer)
-    write_atomic(path, buffer.getvalue())
-
-
 def run_experiment(exp: Experiment, folders: Mapping[str, Path], common: Mapping, data: Mapping) -> dict:
     """Train (unless it starts from or scores another's phase-1 model), evaluate and score one experiment in its
     folder ``folders[exp.name]``; returns (and saves as ``benchmark.json``) its record."""
@@ -336,7 +336,7 @@ def run_experiment(exp: Experiment, folders: Mapping[str, Path], common: Mapping
         else:
             start = out / "phase1_start.pt"
             network = _network(train_configs, exp.seed)
-            _save_state(phase1_start(folders[exp.phase1_from] / "pretrain" / "model.pt", network), start)
+            save_atomic(phase1_start(folders[exp.phase1_from] / "pretrain" / "model.pt", network), start)
             overrides["pretrain_ckpt"] = str(start)
         times["finetuning"] = _run_bundle("finetuning", train_configs, {**overrides, "run_name": "finetuning"})
     times["evaluating"] = _run_bundle(
@@ -501,10 +501,7 @@ def plot_curves(records: Mapping[str, dict], names: Sequence[str]) -> bytes:
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize="small")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def _markdown(report: dict, tables: Mapping[str, list[str]]) -> str:

@@ -50,7 +50,7 @@ from tqdm import tqdm
 from monai_pns.data.datalist import LAYOUTS, build_datalist
 from monai_pns.data.image_io import frame_stem, read_frames, read_image
 from monai_pns.metrics import EVAL_MODES, SUMMARY_KEYS, THRESHOLDS, VPSEvaluator
-from monai_pns.utils import check_output_dir, run_cli, write_atomic
+from monai_pns.utils import check_output_dir, figure_png, run_cli, write_atomic
 
 __all__ = [
     "PAPER_COLUMNS",
@@ -361,10 +361,7 @@ def _plot(curves: dict[str, dict], set_name: str) -> bytes:
         ax.set_xlim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def write_reports(result: dict, out_dir: str | os.PathLike) -> dict:

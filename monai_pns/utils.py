@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import torch
 
 __all__ = [
     "EXIT_DATA_ERROR",
@@ -14,9 +17,11 @@ __all__ = [
     "EXIT_USAGE",
     "check_output_dir",
     "check_output_file",
+    "figure_png",
     "flatten_settings",
     "package_versions",
     "run_cli",
+    "save_atomic",
     "umask_mode",
     "write_atomic",
 ]
@@ -55,6 +60,21 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
             os.remove(tmp)
         raise
     return path
+
+
+def save_atomic(obj: object, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to ``path`` through :func:`write_atomic` (a complete file or none)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_atomic(path, buffer.getvalue())
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib ``Figure`` laid out tightly and rendered as PNG bytes (100 dpi)."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
 
 
 def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:

@@ -5,6 +5,7 @@ import os
 import stat
 
 import pytest
+import torch
 
 from monai_pns.utils import (
     EXIT_DATA_ERROR,
@@ -12,9 +13,11 @@ from monai_pns.utils import (
     EXIT_USAGE,
     check_output_dir,
     check_output_file,
+    figure_png,
     flatten_settings,
     package_versions,
     run_cli,
+    save_atomic,
     write_atomic,
 )
 
@@ -33,6 +36,30 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         write_atomic(path, 12345)  # type: ignore[arg-type]
     assert path.read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["datalist.json"]
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError("cannot be saved")
+
+
+def test_save_atomic_writes_a_whole_checkpoint_or_none(tmp_path):
+    path = save_atomic({"w": torch.arange(3.0)}, tmp_path / "model.pt")
+    assert torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(3.0))
+    with pytest.raises(RuntimeError, match="cannot be saved"):
+        save_atomic({"w": torch.zeros(3), "f": _Unpicklable()}, path)  # fails while serialising: the file stays
+    assert torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(3.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_figure_png(tmp_path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1))
+    fig.subplots().plot([0, 1], [1, 0])
+    png = figure_png(fig)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png[16:20], "big") == 200 and int.from_bytes(png[20:24], "big") == 100  # 2 x 1 in at 100 dpi
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Mapping
@@ -14,7 +13,7 @@ from ignite.handlers.checkpoint import BaseSaveHandler, Checkpoint
 from monai.handlers import CheckpointLoader
 
 from monai_pns.distributed import barrier, is_main_process
-from monai_pns.utils import write_atomic
+from monai_pns.utils import save_atomic
 
 __all__ = ["AtomicDiskSaver", "BestModelSaver", "TrainingState", "latest_checkpoint", "require_checkpoint"]
 
@@ -40,12 +39,6 @@ def require_checkpoint(path: str | os.PathLike, hint: str = "") -> str:
     return os.fspath(path)
 
 
-def _save(obj: object, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    write_atomic(path, buffer.getvalue())
-
-
 class AtomicDiskSaver(BaseSaveHandler):
     """An Ignite save handler that writes each checkpoint to a temporary name and renames it into place, with the
     umask's file mode (MONAI's ``CheckpointSaver`` writes in place: a run stopped mid-write leaves a corrupt file).
@@ -60,7 +53,7 @@ class AtomicDiskSaver(BaseSaveHandler):
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
         if is_main_process():
-            _save(checkpoint, self.dirname / filename)
+            save_atomic(checkpoint, self.dirname / filename)
 
     def remove(self, filename: str) -> None:
         if is_main_process():
@@ -171,4 +164,4 @@ class BestModelSaver:
 
     def __call__(self, engine: Engine) -> None:
         if engine.state.best_metric_epoch == engine.state.epoch:
-            _save(getattr(self.network, "module", self.network).state_dict(), self.path)
+            save_atomic(getattr(self.network, "module", self.network).state_dict(), self.path)
