@@ -1,10 +1,11 @@
-"""Engine glue: MLflow tracking of multi-phase runs, resumable training state, gradient clipping, progress bars,
-prediction PNGs and overlays."""
+"""Engine glue: MLflow tracking of multi-phase runs, resumable training state, gradient clipping, frozen batch
+norm, progress bars, prediction PNGs and overlays."""
 
 from __future__ import annotations
 
 from .checkpoints import AtomicDiskSaver, BestModelSaver, TrainingState, latest_checkpoint, require_checkpoint
 from .evaluation_report import EvaluationReport
+from .freeze_batch_norm import FreezeBatchNorm
 from .gradient_clipping import GradientClipping
 from .mlflow_tracking import PhaseMLFlowHandler, end_mlflow_run
 from .overlay_saver import OverlaySaver
@@ -15,6 +16,7 @@ __all__ = [
     "AtomicDiskSaver",
     "BestModelSaver",
     "EvaluationReport",
+    "FreezeBatchNorm",
     "GradientClipping",
     "OverlaySaver",
     "PhaseMLFlowHandler",

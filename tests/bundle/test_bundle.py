@@ -59,6 +59,11 @@ def test_training_writes_both_phases_and_one_finished_run(trained):
         state = torch.load(trained / phase / "model.pt", weights_only=True)
         assert "decoder.high_reduce.weight" in state  # a plain PNSNet state dict
         assert [p.name for p in (trained / phase / "state").iterdir()] == ["checkpoint_epoch=1.pt"]
+    # phase 2 trains every weight but keeps phase 1's batch-norm statistics (finetune_freeze_bn)
+    phase1, phase2 = (torch.load(trained / p / "model.pt", weights_only=True) for p in ("pretrain", "finetune"))
+    stats = [k for k in phase1 if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(stats) > 100 and all(torch.equal(phase1[k], phase2[k]) for k in stats)
+    assert not torch.equal(phase1["decoder.high_reduce.weight"], phase2["decoder.high_reduce.weight"])
     settings = json.loads((trained / "settings.json").read_text())
     assert settings["spatial_size"] == [32, 64] and settings["train_videos"] == 3 and settings["val_videos"] == 1
     assert stat_mode(trained / "settings.json") == 0o666 & ~current_umask()
@@ -68,6 +73,7 @@ def test_training_writes_both_phases_and_one_finished_run(trained):
     run_id, data = runs[0].info.run_id, runs[0].data
     assert data.params["network"] == "PNSNet" and data.params["clip_length"] == "5"
     assert data.params["spatial_size"] == "[32, 64]" and data.params["versions.monai"]
+    assert data.params["finetune_freeze_bn"] == "True"
     # 16 phase-1 images (4 IVPS + 3 videos x 4... frames) in batches of 2; 3 training videos -> 2 batches of clips
     images = settings["train_images"]
     assert len(client.get_metric_history(run_id, "pretrain/loss")) == -(-images // 2)
