@@ -7,12 +7,14 @@ every test frame, scored as the MATLAB toolbox does). Three suites:
 - ``learning``: PNS-Net (the default network), MONAI's ``UNet`` and ``BasicUNet`` (``configs/baselines``: 2-D
   networks run frame by frame) under the same data, schedule and protocol, the static twin of PNS-Net and its
   phase-1 model (see ``temporal``);
-- ``temporal``: for every seed, PNS-Net against its static twin, trained for the same number of steps: the same
-  phase-1 model, then phase 2 on the same clips with every frame run alone through the network's image path
-  (``configs/baselines/static.json``: the NS blocks never run); the phase-1 model itself is scored the same way;
-- ``ablation``: the rows of the paper's Table 2 (``configs/ablation``), each fine-tuned (phase 2) from the phase-1
-  model of the first seed's PNS-Net, which every row shares (rows differ only in the NS blocks, which phase 1 never
-  runs; each row's NS blocks start from their initial weights).
+- ``temporal``: for every seed, PNS-Net against its static twin, trained for the same number of steps: PNS-Net's
+  phase 1 is run once per seed (``pnsnet_phase1-s<seed>``, scored frame by frame too), then both fine-tune it on the
+  same clips, the twin with every frame run alone through the network's image path
+  (``configs/baselines/static.json``: the NS blocks never run); ``--shared-phase1``: every seed fine-tunes the
+  first seed's phase-1 model, so the seeds vary phase 2 only (a third of the time);
+- ``ablation``: the rows of the paper's Table 2 (``configs/ablation``), each fine-tuned (phase 2) from the first
+  seed's phase-1 model, which every row shares (rows differ only in the NS blocks, which phase 1 never runs; each
+  row's NS blocks start from their initial weights).
 
 Scores per model: the six metrics of the paper's Table 1 on the test set (first and last frame of every video
 skipped); maxDice on the frames that show a polyp and on the frames that are ambiguous alone (the set's
@@ -21,9 +23,9 @@ the polyp-free frames (share of a frame's pixels predicted polyp, 8-bit code >= 
 rounded; averaged the same way). Learning curves are read back from each run's MLflow store.
 
 Writes ``learning.json``, ``learning.md`` and ``learning_curves.png`` into ``--out`` (``docs/results``); each model's
-runs live under ``--work`` in a folder named by the model and a hash of its settings: a finished model (its
-``benchmark.json`` written) is reused by a later invocation with the same settings, an unfinished one is started
-again from scratch.
+runs live under ``--work`` in a folder named by the model and a hash of its settings (the contents of its config
+files included): a finished model (its ``benchmark.json`` written) is reused by a later invocation with the same
+settings, an unfinished one is started again from scratch.
 
 Usage::
 
@@ -132,7 +134,7 @@ class Experiment:
         configs: override configs merged after ``train.json`` (and after ``evaluate.json`` for ``evaluating``).
         overrides: bundle settings on top of the benchmark's common ones.
         phase1_from: name of the experiment whose phase-1 model this one fine-tunes (its own phase 1 is not run).
-        score_phase1_of: name of the experiment whose phase-1 model this one only evaluates (no training).
+        phase1_only: train phase 1 only and score its model frame by frame (``configs/baselines/static.json``).
     """
 
     name: str
@@ -141,27 +143,33 @@ class Experiment:
     configs: tuple[Path, ...] = ()
     overrides: dict = field(default_factory=dict)
     phase1_from: str | None = None
-    score_phase1_of: str | None = None
+    phase1_only: bool = False
 
 
 def plan(
     suites: Sequence[str], seeds: Sequence[int], rows: Sequence[str], ablation_overrides: Mapping,
-    baselines: Sequence[str] = tuple(BASELINE_LABELS),
+    baselines: Sequence[str] = tuple(BASELINE_LABELS), shared_phase1: bool = False,
 ) -> list[Experiment]:
-    """The experiments of ``suites``, each once, every one after those it starts from."""
-    static = (BASELINES / "static.json",)
+    """The experiments of ``suites``, each once, every one after those it starts from. PNS-Net's phase 1 is an
+    experiment of its own (``pnsnet_phase1-s<seed>``), fine-tuned by the video model and its static twin of the
+    same seed, or, with ``shared_phase1``, by those of every seed (seeds then vary phase 2 only)."""
+    first = seeds[0]
     experiments: dict[str, Experiment] = {}
 
-    def pnsnet(seed: int) -> None:
-        video = f"pnsnet-s{seed}"
-        experiments.setdefault(video, Experiment(video, "PNS-Net (video)", seed))
-        experiments.setdefault(f"pnsnet_static-s{seed}", Experiment(
-            f"pnsnet_static-s{seed}", "PNS-Net static (same steps)", seed, static, phase1_from=video))
-        experiments.setdefault(f"pnsnet_phase1-s{seed}", Experiment(
-            f"pnsnet_phase1-s{seed}", "PNS-Net phase 1 only", seed, static, {"model_name": "PNSNet_phase1"},
-            score_phase1_of=video))
+    def phase1(seed: int) -> str:
+        name = f"pnsnet_phase1-s{first if shared_phase1 else seed}"
+        experiments.setdefault(name, Experiment(
+            name, "PNS-Net phase 1 only", first if shared_phase1 else seed, phase1_only=True))
+        return name
 
-    first = seeds[0]
+    def pnsnet(seed: int) -> None:
+        start = phase1(seed)
+        experiments.setdefault(f"pnsnet-s{seed}", Experiment(
+            f"pnsnet-s{seed}", "PNS-Net (video)", seed, phase1_from=start))
+        experiments.setdefault(f"pnsnet_static-s{seed}", Experiment(
+            f"pnsnet_static-s{seed}", "PNS-Net static (same steps)", seed, (BASELINES / "static.json",),
+            phase1_from=start))
+
     if "learning" in suites:
         pnsnet(first)
         for name in baselines:
@@ -171,11 +179,10 @@ def plan(
         for seed in seeds:
             pnsnet(seed)
     if "ablation" in suites:
-        video = f"pnsnet-s{first}"
-        experiments.setdefault(video, Experiment(video, "PNS-Net (video)", first))
+        start = phase1(first)
         for row in rows:
             experiments[f"{row}-s{first}"] = Experiment(
-                f"{row}-s{first}", row, first, (ABLATION / f"{row}.json",), dict(ablation_overrides), phase1_from=video
+                f"{row}-s{first}", row, first, (ABLATION / f"{row}.json",), dict(ablation_overrides), phase1_from=start
             )
     return list(experiments.values())
 
@@ -297,6 +304,10 @@ def _spec_hash(spec: Mapping) -> str:
     return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
+def _file_hash(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:8]
+
+
 def _run_bundle(run_id: str, configs: Sequence[Path], overrides: Mapping) -> float:
     """Run ``run_id`` of the bundle in this process; returns its wall time in seconds."""
     from monai.bundle import run
@@ -325,23 +336,21 @@ def run_experiment(exp: Experiment, folders: Mapping[str, Path], common: Mapping
     if out.exists():
         shutil.rmtree(out)  # an unfinished earlier attempt: start again
     overrides = {**common, **exp.overrides, "seed": exp.seed, "output_dir": str(out)}
+    train_configs, eval_configs = [TRAIN, *exp.configs], [TRAIN, EVALUATE, *exp.configs]
     times: dict[str, float] = {}
-    eval_overrides: dict = {}
-    if exp.score_phase1_of is not None:
-        eval_overrides["ckpt_path"] = str(folders[exp.score_phase1_of] / "pretrain" / "model.pt")
+    if exp.phase1_from is None:
+        times["pretraining"] = _run_bundle("pretraining", train_configs, {**overrides, "run_name": "pretraining"})
     else:
-        train_configs = [TRAIN, *exp.configs]
-        if exp.phase1_from is None:
-            times["pretraining"] = _run_bundle("pretraining", train_configs, {**overrides, "run_name": "pretraining"})
-        else:
-            start = out / "phase1_start.pt"
-            network = _network(train_configs, exp.seed)
-            save_atomic(phase1_start(folders[exp.phase1_from] / "pretrain" / "model.pt", network), start)
-            overrides["pretrain_ckpt"] = str(start)
+        start = out / "phase1_start.pt"
+        network = _network(train_configs, exp.seed)
+        save_atomic(phase1_start(folders[exp.phase1_from] / "pretrain" / "model.pt", network), start)
+        overrides["pretrain_ckpt"] = str(start)
+    if exp.phase1_only:
+        eval_configs.append(BASELINES / "static.json")
+        overrides.update(model_name="PNSNet_phase1", ckpt_path=str(out / "pretrain" / "model.pt"))
+    else:
         times["finetuning"] = _run_bundle("finetuning", train_configs, {**overrides, "run_name": "finetuning"})
-    times["evaluating"] = _run_bundle(
-        "evaluating", [TRAIN, EVALUATE, *exp.configs], {**overrides, **eval_overrides, "run_name": "evaluating"}
-    )
+    times["evaluating"] = _run_bundle("evaluating", eval_configs, {**overrides, "run_name": "evaluating"})
     settings = json.loads((out / "settings.json").read_text())
     summary = json.loads((out / "evaluation" / "summary.json").read_text())
     model = summary["models"][0]
@@ -355,7 +364,7 @@ def run_experiment(exp: Experiment, folders: Mapping[str, Path], common: Mapping
         "configs": [str(c.relative_to(ROOT)) for c in exp.configs],
         "overrides": exp.overrides,
         "phase1_from": exp.phase1_from,
-        "score_phase1_of": exp.score_phase1_of,
+        "phase1_only": exp.phase1_only,
         "settings": settings,
         "times_s": times,
         "test": {s: {k: v[k] for k in (*METRICS, "videos", "frames")} for s, v in summary["results"][model].items()},
@@ -394,7 +403,7 @@ def learning_table(
             + " | 1.000 | 1.000 | 0.0000 | - | - | - |" for set_name, values in perfect.items()]
     for name in names:
         r = records[name]
-        owner = r["phase1_from"] or r["score_phase1_of"]
+        owner = r["phase1_from"]
         phase1 = (records[owner] if owner else r)["times_s"]["pretraining"] / 60
         phase2 = r["times_s"]["finetuning"] / 60 if "finetuning" in r["times_s"] else None
         total = phase1 + (phase2 or 0.0)
@@ -418,7 +427,8 @@ TEMPORAL_COLUMNS = (("test", "all frames"), ("polyp", "polyp frames"), ("ambiguo
 
 def _temporal_value(records: Mapping[str, dict], model: str, seed: int, where: str, set_name: str) -> float | None:
     if model != "lead":
-        return _get(records[f"{model}-s{seed}"], where, set_name)
+        record = records.get(f"{model}-s{seed}")  # None: a phase-1 model shared by the seeds is scored once
+        return None if record is None else _get(record, where, set_name)
     video, static = (_temporal_value(records, m, seed, where, set_name) for m in ("pnsnet", "pnsnet_static"))
     return None if video is None or static is None else video - static
 
@@ -486,10 +496,11 @@ def plot_curves(records: Mapping[str, dict], names: Sequence[str]) -> bytes:
     boundaries = set()
     for name in names:
         record = records[name]
+        phase1 = records[record["phase1_from"]]["curves"] if record["phase1_from"] else record["curves"]
         shift = record["settings"]["pretrain_epochs"]
         boundaries.add(shift)
         for ax, kind in zip(axes, ("loss", "val_maxDice")):
-            points = record["curves"].get(f"pretrain/{kind}", []) + [
+            points = phase1.get(f"pretrain/{kind}", []) + [
                 [epoch + shift, value] for epoch, value in record["curves"].get(f"finetune/{kind}", [])
             ]
             ax.plot([e for e, _ in points], [v for _, v in points], marker="." if len(points) < 60 else None,
@@ -534,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python benchmarks/learning.py", description=__doc__.split("\n")[0])
     parser.add_argument("--suite", nargs="+", choices=(*SUITES, "all"), default=["all"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds (temporal suite)")
+    parser.add_argument("--shared-phase1", action="store_true",
+                        help="every seed fine-tunes the first seed's phase-1 model (seeds vary phase 2 only)")
     parser.add_argument("--rows", nargs="+", choices=ABLATION_ROWS, default=list(ABLATION_ROWS), help="ablation rows")
     parser.add_argument("--baselines", nargs="*", choices=tuple(BASELINE_LABELS), default=list(BASELINE_LABELS),
                         help="baselines of the learning suite (none with an empty list)")
@@ -576,14 +589,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "batch_size": args.batch_size, "pretrain_epochs": args.pretrain_epochs,
         "finetune_epochs": args.finetune_epochs, "val_interval": args.val_interval, "progress": False,
     }
-    experiments = plan(suites, args.seeds, args.rows, {"finetune_epochs": ablation_epochs}, args.baselines)
+    experiments = plan(suites, args.seeds, args.rows, {"finetune_epochs": ablation_epochs}, args.baselines,
+                       args.shared_phase1)
     folders: dict[str, Path] = {}
     for exp in experiments:
-        parent = exp.phase1_from or exp.score_phase1_of
         spec = {"data": data_params, "common": {k: v for k, v in common.items() if not k.endswith(("_dir", "_root"))},
-                "configs": [str(c.relative_to(ROOT)) for c in exp.configs], "overrides": exp.overrides,
-                "seed": exp.seed, "parent": None if parent is None else folders[parent].name,
-                "phase1_only": exp.score_phase1_of is not None}
+                "configs": {str(c.relative_to(ROOT)): _file_hash(c) for c in (TRAIN, EVALUATE, *exp.configs)},
+                "overrides": exp.overrides, "seed": exp.seed, "phase1_only": exp.phase1_only,
+                "parent": None if exp.phase1_from is None else folders[exp.phase1_from].name}
         folders[exp.name] = work / f"{exp.name}-{_spec_hash(spec)}"
 
     records = {}
@@ -603,7 +616,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         tables["ablation"] = ablation_table(records, args.rows, first)
     report = {
         "settings": {
-            "suites": list(suites), "seeds": args.seeds, "rows": args.rows, "baselines": args.baselines,
+            "suites": list(suites), "seeds": args.seeds, "shared_phase1": args.shared_phase1, "rows": args.rows, "baselines": args.baselines,
             "data": data_params,
             "spatial_size": common["spatial_size"], "batch_size": args.batch_size,
             "pretrain_epochs": args.pretrain_epochs, "finetune_epochs": args.finetune_epochs,

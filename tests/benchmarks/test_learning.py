@@ -60,9 +60,9 @@ def test_each_model_runs_its_phases_through_the_bundle(smoke):
     _, report = smoke
     runs = {name: sorted(r["times_s"]) for name, r in report["experiments"].items()}
     assert runs == {
-        "pnsnet-s0": ["evaluating", "finetuning", "pretraining"],
-        "pnsnet_static-s0": ["evaluating", "finetuning"],  # phase 1 shared with pnsnet-s0
-        "pnsnet_phase1-s0": ["evaluating"],  # pnsnet-s0's phase-1 model, scored
+        "pnsnet_phase1-s0": ["evaluating", "pretraining"],  # phase 1, scored frame by frame
+        "pnsnet-s0": ["evaluating", "finetuning"],  # phase 2 from pnsnet_phase1-s0's model
+        "pnsnet_static-s0": ["evaluating", "finetuning"],
         "unet-s0": ["evaluating", "finetuning", "pretraining"],
         "basic_unet-s0": ["evaluating", "finetuning", "pretraining"],
         "row1_base-s0": ["evaluating", "finetuning"],
@@ -77,12 +77,15 @@ def test_each_model_runs_its_phases_through_the_bundle(smoke):
 
 def test_shared_phase_1_model(smoke):
     tmp, _ = smoke
-    phase1 = torch.load(work_dir(tmp, "pnsnet-s0") / "pretrain" / "model.pt", weights_only=True)
-    static = torch.load(work_dir(tmp, "pnsnet_static-s0") / "phase1_start.pt", weights_only=True)
-    row1 = torch.load(work_dir(tmp, "row1_base-s0") / "phase1_start.pt", weights_only=True)
-    assert set(static) == set(phase1) and not any(k.startswith("ns_blocks.") for k in row1)
+    phase1 = torch.load(work_dir(tmp, "pnsnet_phase1-s0") / "pretrain" / "model.pt", weights_only=True)
+    video, static, row1 = (torch.load(work_dir(tmp, name) / "phase1_start.pt", weights_only=True)
+                           for name in ("pnsnet-s0", "pnsnet_static-s0", "row1_base-s0"))
+    assert set(static) == set(video) == set(phase1) and not any(k.startswith("ns_blocks.") for k in row1)
     for key, value in row1.items():
         assert torch.equal(value, phase1[key]) and torch.equal(static[key], phase1[key]), key
+    for key, value in video.items():  # video and static twin start from the very same weights
+        assert torch.equal(value, static[key]), key
+    assert not (work_dir(tmp, "pnsnet-s0") / "pretrain").exists()
     assert (work_dir(tmp, "pnsnet_phase1-s0") / "predictions" / "PNSNet_phase1" / "Synthetic-Test" / "2").is_dir()
 
 
@@ -133,15 +136,17 @@ def test_ceiling_is_the_share_of_polyp_frames(smoke):
 
 def test_curves_are_read_back_from_mlflow(smoke):
     tmp, report = smoke
-    curves = report["experiments"]["pnsnet-s0"]["curves"]
-    client = mlflow.MlflowClient(path_to_sqlite_uri(str(work_dir(tmp, "pnsnet-s0") / "mlruns.db")))
-    runs = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("pns_net").experiment_id])}
-    assert set(runs) == {"pretraining", "finetuning", "evaluating"}
-    for phase, run_name in (("pretrain", "pretraining"), ("finetune", "finetuning")):
+    for name, phase, run_name in (("pnsnet_phase1-s0", "pretrain", "pretraining"),
+                                  ("pnsnet-s0", "finetune", "finetuning")):
+        curves = report["experiments"][name]["curves"]
+        client = mlflow.MlflowClient(path_to_sqlite_uri(str(work_dir(tmp, name) / "mlruns.db")))
+        experiment = client.get_experiment_by_name("pns_net").experiment_id
+        runs = {r.info.run_name: r for r in client.search_runs([experiment])}
+        assert set(runs) == {run_name, "evaluating"}
         losses = [m.value for m in client.get_metric_history(runs[run_name].info.run_id, f"{phase}/loss")]
         assert len(losses) > 1 and curves[f"{phase}/loss"] == [[1, pytest.approx(np.mean(losses), abs=1e-12)]]
         assert curves[f"{phase}/val_maxDice"] == [[1, runs[run_name].data.metrics[f"{phase}/val_maxDice"]]]
-    assert set(report["experiments"]["pnsnet_static-s0"]["curves"]) == {"finetune/loss", "finetune/val_maxDice"}
+        assert set(curves) == {f"{phase}/loss", f"{phase}/val_maxDice"}
 
 
 def test_finished_models_are_reused(smoke, monkeypatch):
@@ -158,19 +163,19 @@ def test_finished_models_are_reused(smoke, monkeypatch):
 def test_an_unfinished_model_starts_again_from_scratch(smoke):
     """A fresh process (as after a crash) finds a model folder without its record: the folder is redone."""
     tmp, report = smoke
-    phase1 = work_dir(tmp, "pnsnet_phase1-s0")
-    (phase1 / "benchmark.json").unlink()
-    (phase1 / "left_over.txt").write_text("an interrupted attempt")
+    redone = work_dir(tmp, "pnsnet-s0")
+    (redone / "benchmark.json").unlink()
+    (redone / "left_over.txt").write_text("an interrupted attempt")
     others = {p: p.stat().st_mtime_ns for p in (tmp / "work").glob("*/benchmark.json")}
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "learning.py"), *tiny_args(tmp)], cwd=tmp,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert not (phase1 / "left_over.txt").exists()
+    assert not (redone / "left_over.txt").exists()
     assert {p: p.stat().st_mtime_ns for p in others} == others  # the finished ones were only read
-    record = json.loads((phase1 / "benchmark.json").read_text())
-    before = json.loads(json.dumps(report["experiments"]["pnsnet_phase1-s0"]))
-    assert record.pop("times_s").keys() == before.pop("times_s").keys() == {"evaluating"}
-    assert record == before  # the same checkpoint scored again gives the same numbers
+    record = json.loads((redone / "benchmark.json").read_text())
+    before = json.loads(json.dumps(report["experiments"]["pnsnet-s0"]))
+    assert record.pop("times_s").keys() == before.pop("times_s").keys() == {"finetuning", "evaluating"}
+    assert record == before  # phase 2 run again from the same start gives the same model and numbers
 
 
 def test_epoch_curves_average_each_epoch():
@@ -199,18 +204,27 @@ def test_phase1_start_takes_every_phase_1_entry_and_keeps_the_ns_blocks(tmp_path
 
 def test_plan_orders_shared_phase_1_first():
     plan = learning.plan(["ablation"], [3, 4], ["row4_n4", "row1_base"], {"finetune_epochs": 2})
-    assert [(e.name, e.phase1_from) for e in plan] == [
-        ("pnsnet-s3", None), ("row4_n4-s3", "pnsnet-s3"), ("row1_base-s3", "pnsnet-s3")]
+    assert [(e.name, e.phase1_from, e.phase1_only) for e in plan] == [
+        ("pnsnet_phase1-s3", None, True), ("row4_n4-s3", "pnsnet_phase1-s3", False),
+        ("row1_base-s3", "pnsnet_phase1-s3", False)]
     assert plan[1].overrides == {"finetune_epochs": 2}
     both = learning.plan(["learning", "temporal"], [0, 1], [], {})
-    assert [e.name for e in both] == ["pnsnet-s0", "pnsnet_static-s0", "pnsnet_phase1-s0", "unet-s0", "basic_unet-s0",
-                                      "pnsnet-s1", "pnsnet_static-s1", "pnsnet_phase1-s1"]
-    assert both[2].score_phase1_of == "pnsnet-s0" and both[2].overrides == {"model_name": "PNSNet_phase1"}
+    assert [(e.name, e.phase1_from) for e in both] == [
+        ("pnsnet_phase1-s0", None), ("pnsnet-s0", "pnsnet_phase1-s0"), ("pnsnet_static-s0", "pnsnet_phase1-s0"),
+        ("unet-s0", None), ("basic_unet-s0", None),
+        ("pnsnet_phase1-s1", None), ("pnsnet-s1", "pnsnet_phase1-s1"), ("pnsnet_static-s1", "pnsnet_phase1-s1")]
+    assert [e.seed for e in both] == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert both[2].configs == (learning.BASELINES / "static.json",) and both[1].configs == ()
+    shared = learning.plan(["temporal", "ablation"], [5, 6], ["row1_base"], {}, shared_phase1=True)
+    assert [(e.name, e.seed, e.phase1_from) for e in shared] == [
+        ("pnsnet_phase1-s5", 5, None), ("pnsnet-s5", 5, "pnsnet_phase1-s5"),
+        ("pnsnet_static-s5", 5, "pnsnet_phase1-s5"), ("pnsnet-s6", 6, "pnsnet_phase1-s5"),
+        ("pnsnet_static-s6", 6, "pnsnet_phase1-s5"), ("row1_base-s5", 5, "pnsnet_phase1-s5")]
     unet_only = learning.plan(["learning"], [2], [], {}, baselines=["unet"])
     assert [(e.name, e.label, e.configs) for e in unet_only[3:]] == [
         ("unet-s2", "MONAI UNet (frame-wise)", (learning.BASELINES / "unet.json",))]
     assert [e.name for e in learning.plan(["learning"], [2], [], {}, baselines=[])] == [
-        "pnsnet-s2", "pnsnet_static-s2", "pnsnet_phase1-s2"]
+        "pnsnet_phase1-s2", "pnsnet-s2", "pnsnet_static-s2"]
 
 
 def test_temporal_table_spread_over_seeds():
@@ -230,6 +244,9 @@ def test_temporal_table_spread_over_seeds():
     one_seed_lines, one_seed = learning.temporal_table(records, [1])
     assert one_seed_lines[5] == "| lead of video over static | S | 0.250 | - | 0.750 | s1: 0.250 / 0.750 |"
     assert one_seed["lead"]["S"]["test"] == {"mean": 0.25, "sd": None, "values": [0.25]}
+    del records["pnsnet_phase1-s1"]  # one phase-1 model shared by both seeds: scored once
+    shared_lines, _ = learning.temporal_table(records, [0, 1])
+    assert shared_lines[4] == "| PNS-Net phase 1 only | S | 0.125 | - | 0.000 | s0: 0.125 / 0.000; s1: - / - |"
 
 
 def test_bad_arguments_stop_before_any_work(tmp_path, capsys):
