@@ -530,6 +530,9 @@ def _markdown(report: dict, tables: Mapping[str, list[str]]) -> str:
         "times are wall-clock minutes of each phase in one process (dataset caching included).",
         "",
     ]
+    if s["shared_phase1"]:
+        lines[-1:-1] = ["", "Every seed fine-tunes the first seed's phase-1 model (`--shared-phase1`): the seeds vary "
+                        "phase 2 only."]
     titles = {
         "learning": "## Learning: PNS-Net against MONAI baselines, same data, schedule and protocol",
         "temporal": "## Temporal context: video model against its static twin (mean ± sd over seeds)",

@@ -54,6 +54,11 @@ def test_smoke_writes_every_report(smoke):
         assert text in markdown, text
     assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["settings"]["data"]["num_frames"] == 9 and report["settings"]["ablation_finetune_epochs"] == 1
+    shared = "Every seed fine-tunes the first seed's phase-1 model (`--shared-phase1`)"
+    assert report["settings"]["shared_phase1"] is False and shared not in markdown
+    report_shared = {**report, "settings": {**report["settings"], "shared_phase1": True}}
+    assert f"\n\n{shared}: the seeds vary phase 2 only.\n\n## Learning:" in learning._markdown(report_shared, {
+        "learning": []})
 
 
 def test_each_model_runs_its_phases_through_the_bundle(smoke):
