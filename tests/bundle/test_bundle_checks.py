@@ -25,7 +25,14 @@ SCHEMA = BUNDLE / "docs" / "meta_schema_20240725.json"
 SCHEMA_MD5 = "76e1add273836515d0bbb3bc71962474"
 TINY = {"spatial_size": [32, 64], "batch_size": 2, "finetune_epochs": 1, "progress": False}
 CLIP = [1, 3, 5, 32, 64]  # (B, C, T, H, W) of the exports
-EXPORT_TOLERANCE = 1e-4
+EXPORT_TOLERANCE = 1e-4  # of the logits' scale: max |logit|, at least 1
+
+
+def assert_same_logits(got: np.ndarray, expected: np.ndarray) -> None:
+    """float32 parity of an exported model: the error grows with the size of the activations; after one epoch of
+    phase 1 the batch-norm statistics are rough and random clips give logits in the hundreds."""
+    scale = max(1.0, float(np.abs(expected).max()))
+    assert np.abs(got - expected).max() <= EXPORT_TOLERANCE * scale, (np.abs(got - expected).max(), scale)
 
 
 @pytest.fixture
@@ -131,7 +138,7 @@ def test_torchscript_export_matches_the_checkpoint(trained, tmp_path):
     net = _trained_network(checkpoint)
     with torch.no_grad():
         for clip in _clips():
-            assert (scripted(clip) - net(clip)).abs().max().item() <= EXPORT_TOLERANCE
+            assert_same_logits(scripted(clip).numpy(), net(clip).numpy())
 
 
 def test_onnx_export_matches_the_checkpoint(trained, tmp_path):
@@ -145,4 +152,4 @@ def test_onnx_export_matches_the_checkpoint(trained, tmp_path):
     with torch.no_grad():
         for clip in _clips():
             (exported,) = session.run(None, {session.get_inputs()[0].name: clip.numpy()})
-            assert np.abs(exported - net(clip).numpy()).max() <= EXPORT_TOLERANCE
+            assert_same_logits(exported, net(clip).numpy())
