@@ -126,7 +126,10 @@ def test_ctrl_c_marks_the_run_failed_and_training_resumes(dataset, tmp_path):
                "--dataset_dir", dataset, "--output_dir", str(out), "--spatial_size", "[32,64]",
                "--pretrain_epochs", str(EPOCHS), "--progress", "False", "--image_items", "$@datalist['pretraining']",
                "--run_name", "interrupted", "--val_interval", "5"]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # a default SIGINT handler even where this process ignores SIGINT (a background job): Python then raises
+    # KeyboardInterrupt, as under a terminal's Ctrl-C
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = out / "pretrain" / "state"
     deadline = time.monotonic() + 300
     while not list(state.glob("checkpoint_epoch=*.pt")) and proc.poll() is None and time.monotonic() < deadline:
