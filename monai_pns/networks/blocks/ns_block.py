@@ -53,6 +53,10 @@ class NSBlock(nn.Module):
         soft_attention: multiply the output by the soft-attention map M_S (False drops it, an ablation).
         softmax_aggregation: aggregate the values with the softmax probabilities instead of the raw scaled scores.
         residual: add ``x`` to the output (paper eq. 7). The released network adds it outside the block.
+        zero_init: start the output projection W_T at zero, so that the block first returns 0 (``x`` with
+            ``residual``) and learns its attention from there (the zero-initialised last layer of non-local blocks,
+            Wang et al. 2018, and of ControlNet's zero convolutions); the queries, keys and values get gradients
+            from the first step that moves W_T. Only the initial weights change: loaded weights behave the same.
 
     Examples::
 
@@ -75,6 +79,7 @@ class NSBlock(nn.Module):
         soft_attention: bool = True,
         softmax_aggregation: bool = False,
         residual: bool = True,
+        zero_init: bool = False,
     ) -> None:
         super().__init__()
         if num_groups < 1 or in_channels % num_groups != 0:
@@ -103,6 +108,8 @@ class NSBlock(nn.Module):
         self.key = nn.Conv3d(in_channels, in_channels, kernel_size=1, bias=False)
         self.value = nn.Conv3d(in_channels, in_channels, kernel_size=1, bias=False)
         self.out_proj = nn.Conv3d(in_channels, in_channels, kernel_size=1, bias=False)
+        if zero_init:
+            nn.init.zeros_(self.out_proj.weight)
         self.norm: nn.Module | None = None
         if use_norm and self.norm_shape is None:
             self.norm = nn.GroupNorm(num_groups, in_channels)

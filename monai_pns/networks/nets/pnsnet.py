@@ -107,8 +107,10 @@ class PNSNet(_PNSBase):
     are reduced to ``low_channels`` and ``high_channels`` by :class:`LightRFB`. The high feature h, viewed as a clip,
     goes through ``num_blocks`` NS blocks with residuals, h_k = NS_k(h_{k-1}) + h_{k-1}, and the decoder receives
     h + h_R (the RFB output enters twice, as in the released code). An image batch (B, C, H, W) takes the same path
-    without the NS blocks: the static model of the pre-training phase, with the same parameter names, so phase-1
-    weights load into the video model unchanged. ``num_blocks=0`` gives that static model for clips too.
+    with every NS term at zero, so the decoder receives h + h: the static model of the pre-training phase, with the
+    same parameter names, so phase-1 weights load into the video model unchanged. ``num_blocks=0`` gives that static
+    model for clips too. With ``zero_init`` the NS blocks start with a zero output projection: the new video model
+    then computes exactly its static model's function, and fine-tuning on clips only has temporal context to add.
 
     The output is logits; apply a sigmoid for probabilities. H and W must be multiples of 16.
 
@@ -131,6 +133,8 @@ class PNSNet(_PNSBase):
         dropout: ``Dropout2d`` probability before the last conv.
         backbone_weights: optional Res2Net ImageNet weights (a path to, or state dict in the layout of,
             ``res2net50_v1b_26w_4s-3cf99910.pth``).
+        zero_init: start every NS block's output projection at zero (see :class:`NSBlock`), so that a new video
+            model equals its image path; loaded weights behave the same either way.
 
     Examples::
 
@@ -159,6 +163,7 @@ class PNSNet(_PNSBase):
         softmax_aggregation: bool = False,
         dropout: float = 0.1,
         backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+        zero_init: bool = False,
     ) -> None:
         if num_blocks < 0:
             raise ValueError(f"num_blocks must be >= 0, got {num_blocks=}.")
@@ -181,6 +186,7 @@ class PNSNet(_PNSBase):
                 soft_attention=soft_attention,
                 softmax_aggregation=softmax_aggregation,
                 residual=True,
+                zero_init=zero_init,
             )
             for _ in range(num_blocks)
         )
@@ -197,19 +203,19 @@ class PNSNet(_PNSBase):
             self._check_input(x)
         if x.ndim == 4:
             low, high = self.encode(x)
-            return self.decoder(low, high, x.shape[2:])
+            return self.decoder(low, high + high, x.shape[2:])
         b = x.shape[0]
         low, high = self.encode(clip_to_frames(x))
-        if len(self.ns_blocks) > 0:
-            high = clip_to_frames(self.refine(frames_to_clip(high, b)))
+        high = clip_to_frames(self.refine(frames_to_clip(high, b)))
         logits = self.decoder(low, high, x.shape[-2:])
         return frames_to_clip(logits, b)
 
     def refine(self, clip: torch.Tensor, last_only: bool = False) -> torch.Tensor:
-        """h + h_R with h_k = NS_k(h_{k-1}) + h_{k-1}, h_0 = ``clip`` (B, C', T, h', w'); with ``last_only`` the last
-        block computes its last query frame only (keys and values from every frame)."""
+        """h + h_R with h_k = NS_k(h_{k-1}) + h_{k-1}, h_0 = ``clip`` (B, C', T, h', w') (h + h without blocks); with
+        ``last_only`` the last block computes its last query frame only (keys and values from every frame)."""
         if len(self.ns_blocks) == 0:
-            return clip[:, :, -1:] if last_only else clip
+            h = clip[:, :, -1:] if last_only else clip
+            return h + h
         refined = clip
         for i, block in enumerate(self.ns_blocks):
             if last_only and i == len(self.ns_blocks) - 1:
@@ -230,7 +236,8 @@ class PNSPlusNet(_PNSBase):
     h1 = NS_global(queries from a, keys and values from l) + l (broadcast over T; the released code repeats the
     anchor T times, which gives the same values), h2 = NS_local(h1) + h1, and the decoder receives h2 + l for the T
     local frames. The global block uses dilations ``global_dilations`` (3, 4, 3, 4), the local one
-    ``local_dilations`` (1, 2, 1, 2), both radius 3. The output is logits for the local frames.
+    ``local_dilations`` (1, 2, 1, 2), both radius 3. The output is logits for the local frames. With both NS terms at
+    zero the decoder receives l + l, frame by frame: :class:`PNSNet`'s image path on the same weights.
 
     Args:
         in_channels: image channels.
@@ -247,6 +254,8 @@ class PNSPlusNet(_PNSBase):
         softmax_aggregation: aggregate with softmax probabilities instead of raw scores.
         dropout: ``Dropout2d`` probability before the last conv.
         backbone_weights: optional Res2Net ImageNet weights, as in :class:`PNSNet`.
+        zero_init: start both NS blocks' output projections at zero, so that a new network segments every local frame
+            as :class:`PNSNet`'s image path would with the same backbone, reducers and decoder.
 
     Examples::
 
@@ -273,6 +282,7 @@ class PNSPlusNet(_PNSBase):
         softmax_aggregation: bool = False,
         dropout: float = 0.1,
         backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+        zero_init: bool = False,
     ) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -290,6 +300,7 @@ class PNSPlusNet(_PNSBase):
             use_norm=use_norm,
             soft_attention=soft_attention,
             softmax_aggregation=softmax_aggregation,
+            zero_init=zero_init,
         )
         # The global block's residual is the local clip, not its queries (the anchor): added in forward.
         self.ns_global = NSBlock(high_channels, dilations=global_dilations, residual=False, **options)

@@ -129,6 +129,30 @@ def test_gradients_reach_every_parameter():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize("residual", [True, False])
+def test_zero_init_starts_at_zero_then_learns(residual):
+    """zero_init: the block first returns exactly x (residual) or 0; one step moves W_T, the next reaches Q, K, V."""
+    torch.manual_seed(0)
+    block = NSBlock(16, num_groups=4, radius=2, residual=residual, zero_init=True)
+    assert torch.count_nonzero(block.out_proj.weight) == 0
+    assert torch.count_nonzero(NSBlock(16, num_groups=4, radius=2).out_proj.weight) > 0  # the default draws W_T
+    x = torch.randn(2, 16, 3, 8, 10)
+    out = block(x)
+    assert torch.equal(out, x if residual else torch.zeros_like(x))
+    optimizer = torch.optim.SGD(block.parameters(), lr=0.1)
+    target = torch.randn_like(x)
+    grads = []
+    for _ in range(2):
+        optimizer.zero_grad()
+        (block(x) - target).square().mean().backward()
+        grads.append({name: p.grad.abs().sum().item() for name, p in block.named_parameters()})
+        optimizer.step()
+    assert grads[0]["out_proj.weight"] > 0
+    assert all(grads[0][name] == 0 for name in ("query.weight", "key.weight", "value.weight"))
+    assert all(grads[1][name] > 0 for name in ("query.weight", "key.weight", "value.weight"))
+    assert not torch.allclose(block(x), out)
+
+
 @pytest.mark.parametrize(
     "kwargs,shape,message",
     [

@@ -166,3 +166,76 @@ def test_refine_last_only_is_the_last_frame_of_refine(net, frames):
         full, last = net.refine(clip), net.refine(clip, last_only=True)
     assert last.shape == (2, 32, 1, 2, 4)
     torch.testing.assert_close(last, full[:, :, -1:], rtol=1e-12, atol=1e-12)
+
+
+def test_image_path_feeds_the_decoder_h_plus_h():
+    """The image path is the video path with every NS term at zero: decoder(low, h + h)."""
+    torch.manual_seed(0)
+    net = PNSNet().eval()
+    images = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        low, high = net.encode(images)
+        torch.testing.assert_close(net(images), net.decoder(low, 2 * high, (H, W)), rtol=0, atol=0)
+
+
+def _phase1_model(seed: int = 0) -> PNSNet:
+    """A static model with drawn batch-norm statistics, as after phase 1 (fresh ones would hide a scale error)."""
+    torch.manual_seed(seed)
+    static = PNSNet(num_blocks=0)
+    for module in static.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return static.eval()
+
+
+@pytest.mark.parametrize("num_blocks", [1, 2])
+def test_zero_init_video_model_starts_as_its_phase1_model(num_blocks):
+    """Phase 2 starts from the static model's function: a zero_init video model with phase-1 weights gives the
+    phase-1 model's logits on every frame of a clip (<= 1e-5); without zero_init it does not."""
+    static = _phase1_model()
+    clip = torch.randn(1, 3, 4, H, W)
+    with torch.no_grad():
+        expected = _frames(static(_frames(clip[0])))[None]
+        differences = {}
+        for zero_init in (True, False):
+            torch.manual_seed(1)
+            video = PNSNet(num_blocks=num_blocks, zero_init=zero_init).eval()
+            result = video.load_state_dict(static.state_dict(), strict=False)
+            assert result.unexpected_keys == [] and all(k.startswith("ns_blocks.") for k in result.missing_keys)
+            differences[zero_init] = (video(clip) - expected).abs().max().item()
+    assert differences[True] <= 1e-5
+    assert differences[False] > 1e-2
+
+
+def test_zero_init_pnsplus_starts_as_the_image_path():
+    """PNS+ with zero_init segments every local frame as PNSNet's image path with the same shared weights."""
+    static = _phase1_model()
+    torch.manual_seed(1)
+    plus = PNSPlusNet(zero_init=True).eval()
+    result = plus.load_state_dict(static.state_dict(), strict=False)
+    assert result.unexpected_keys == [] and all(k.startswith("ns_") for k in result.missing_keys)
+    clip = torch.randn(1, 3, 1 + 3, H, W)
+    with torch.no_grad():
+        low, high = plus.encode(_frames(clip[0]))  # the backbone on the same batch of frames as in the network
+        expected = plus.decoder(low[1:], 2 * high[1:], (H, W))
+        torch.testing.assert_close(plus(clip), _frames(expected)[None], rtol=0, atol=1e-5)
+        torch.testing.assert_close(expected, static(_frames(clip[0])[1:]), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cls, arch", [(PNSNet, "pnsnet"), (PNSPlusNet, "pnsplus")])
+def test_zero_init_changes_initialisation_only(cls, arch):
+    """Loaded weights give the same forward with and without zero_init: the same keys, loaded strictly."""
+    torch.manual_seed(0)
+    donor = cls()
+    released = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v
+                for k, v in donor.state_dict().items()}
+    clip = torch.randn(1, 3, 3, H, W)
+    outputs = []
+    for zero_init in (False, True):
+        net = cls(zero_init=zero_init)
+        net.load_state_dict(released, strict=True)
+        with torch.no_grad():
+            outputs.append(net.eval()(clip))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    assert sorted(cls(zero_init=True).state_dict()) == sorted(donor.state_dict())
