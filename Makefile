@@ -9,10 +9,12 @@ PY := $(VENV)/bin/python
 .PHONY: setup test demo clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
+	@echo "Creating $(VENV) and installing $(TORCH), then monai_pns with its test extras (a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
+	@echo "Installed. Activate with 'source $(VENV)/bin/activate', or call $(PY) directly"
 
 setup: $(VENV)/.installed
 
@@ -28,6 +30,8 @@ demo: setup
 	$(PY) -m monai.bundle run evaluating --config_file "['$(BUNDLE)/train.json','$(BUNDLE)/evaluate.json']" \
 		--output_dir $(DEMO_OUT)
 	@echo "Reports: $(DEMO_OUT)/evaluation   MLflow store: $(DEMO_OUT)/mlruns.db"
+	@$(PY) -c "import json; s = json.load(open('$(DEMO_OUT)/settings.json')); \
+		print('Mixed precision:', ('bf16 autocast' if s['device'] == 'cpu' else 'fp16 amp') if s['amp'] else 'off (float32)')"
 	@echo "Review the runs: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$$(realpath $(DEMO_OUT))/mlruns.db"
 
 clean:

@@ -566,6 +566,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--pretrain-epochs", type=int, default=16)
     parser.add_argument("--finetune-epochs", type=int, default=40)
     parser.add_argument("--ablation-finetune-epochs", type=int, default=None, help="default: --finetune-epochs")
+    parser.add_argument("--clips-per-video", type=int, default=None,
+                        help="phase-2 windows per training video and epoch (default: the bundle's)")
     parser.add_argument("--val-interval", type=int, default=1, help="epochs between validations")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="training time flagged as over budget")
@@ -592,6 +594,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "batch_size": args.batch_size, "pretrain_epochs": args.pretrain_epochs,
         "finetune_epochs": args.finetune_epochs, "val_interval": args.val_interval, "progress": False,
     }
+    if args.clips_per_video is not None:
+        common["clips_per_video"] = args.clips_per_video
     experiments = plan(suites, args.seeds, args.rows, {"finetune_epochs": ablation_epochs}, args.baselines,
                        args.shared_phase1)
     folders: dict[str, Path] = {}
@@ -624,6 +628,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             "spatial_size": common["spatial_size"], "batch_size": args.batch_size,
             "pretrain_epochs": args.pretrain_epochs, "finetune_epochs": args.finetune_epochs,
             "ablation_finetune_epochs": ablation_epochs, "val_interval": args.val_interval,
+            "clips_per_video": next(iter(records.values()))["settings"].get("clips_per_video", 1),
             "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "amp": next(iter(records.values()))["settings"]["amp"],
             "budget_minutes": args.budget_minutes, "versions": package_versions(),

@@ -74,10 +74,12 @@ def test_training_writes_both_phases_and_one_finished_run(trained):
     assert data.params["network"] == "PNSNet" and data.params["clip_length"] == "5"
     assert data.params["spatial_size"] == "[32, 64]" and data.params["versions.monai"]
     assert data.params["finetune_freeze_bn"] == "True"
-    # 16 phase-1 images (4 IVPS + 3 videos x 4... frames) in batches of 2; 3 training videos -> 2 batches of clips
+    # 16 phase-1 images (4 IVPS + 3 videos x 4... frames) in batches of 2; 3 training videos x 4 windows each
+    # (clips_per_video) -> 6 batches of clips
     images = settings["train_images"]
+    assert settings["clips_per_video"] == 4 and data.params["clips_per_video"] == "4"
     assert len(client.get_metric_history(run_id, "pretrain/loss")) == -(-images // 2)
-    assert len(client.get_metric_history(run_id, "finetune/loss")) == 2
+    assert len(client.get_metric_history(run_id, "finetune/loss")) == 6
     for name in ("pretrain/val_maxDice", "finetune/val_maxDice", "finetune/lr_group_0"):
         assert name in data.metrics
     artifacts = {a.path for a in client.list_artifacts(run_id, "finetune")}

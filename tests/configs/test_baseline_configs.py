@@ -10,7 +10,7 @@ import torch
 from monai.bundle import ConfigParser
 from monai.networks.nets import BasicUNet, UNet
 
-from monai_pns.inferers import AutocastInferer, FrameWiseInferer
+from monai_pns.inferers import AutocastInferer, FrameWiseInferer, amp_supported
 from monai_pns.networks import PNSNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,8 +18,12 @@ CONFIGS = ROOT / "bundles" / "pns_net" / "configs"
 BASELINES = ROOT / "configs" / "baselines"
 
 
-def parse(*files: Path) -> ConfigParser:
-    return ConfigParser(ConfigParser.load_config_files([str(f) for f in files]))
+def parse(*files: Path, amp: bool | None = False) -> ConfigParser:
+    """The merged configs; ``amp`` pinned (False: float32 on every CPU) unless None (the bundle's own choice)."""
+    parser = ConfigParser(ConfigParser.load_config_files([str(f) for f in files]))
+    if amp is not None:
+        parser["amp"] = amp
+    return parser
 
 
 def test_one_file_per_baseline():
@@ -33,7 +37,7 @@ def test_baseline_runs_a_2d_monai_network_on_every_frame(name, cls):
     convs = {type(m) for m in net.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)}
     assert type(net) is cls and torch.nn.Conv2d in convs and torch.nn.Conv3d not in convs
     inferer = parser.get_parsed_content("inferer")
-    assert type(inferer) is FrameWiseInferer and inferer.enabled == parser.get_parsed_content("amp")
+    assert type(inferer) is FrameWiseInferer and inferer.enabled is False  # float32: compared with the net at 1e-5
     assert parser.get_parsed_content("pretrain_phase") is True  # both phases, as PNS-Net
     net.eval()
     clip = torch.randn(1, 3, 3, 32, 64)
@@ -64,3 +68,13 @@ def test_unknown_network_names_the_choices():
         parser.get_parsed_content("network_def")
     text = str(error.value) + str(error.value.__cause__)
     assert "'Unet', did you mean 'UNet'" in text
+
+
+@pytest.mark.parametrize("name", ["unet", "basic_unet", "static"])
+def test_baseline_inferer_follows_the_bundle_amp_choice(name):
+    """Unpinned, the frame-wise inferer autocasts exactly where the bundle turns mixed precision on (bf16 on CPUs
+    with native bf16, off on the others)."""
+    parser = parse(CONFIGS / "train.json", BASELINES / f"{name}.json", amp=None)
+    device = parser.get_parsed_content("device")
+    assert parser.get_parsed_content("amp") == amp_supported(device)
+    assert parser.get_parsed_content("inferer").enabled == (amp_supported(device) and device.type == "cpu")
