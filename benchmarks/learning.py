@@ -543,6 +543,23 @@ def _markdown(report: dict, tables: Mapping[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _selected(experiments: Sequence[Experiment], names: Sequence[str], folders: Mapping[str, Path]) -> list[Experiment]:
+    """The experiments named by ``--only``, each checked: planned, and the model it starts from finished.
+
+    Raises:
+        ValueError: a name that is not planned (listing the planned ones), or an unfinished starting model.
+    """
+    planned = {exp.name: exp for exp in experiments}
+    unknown = [n for n in names if n not in planned]
+    if unknown:
+        raise ValueError(f"--only: {unknown} not among the planned models {sorted(planned)}.")
+    for name in names:
+        parent = planned[name].phase1_from
+        if parent is not None and not (folders[parent] / "benchmark.json").is_file():
+            raise ValueError(f"--only {name}: it starts from '{parent}', which is not finished ({folders[parent]}).")
+    return [planned[n] for n in names]
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """The command line (module docstring); returns the report written to ``learning.json``."""
     parser = argparse.ArgumentParser(prog="python benchmarks/learning.py", description=__doc__.split("\n")[0])
@@ -572,6 +589,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="training time flagged as over budget")
     parser.add_argument("--work", default=str(ROOT / "runs" / "learning"), help="folder of the models' runs")
+    parser.add_argument("--only", nargs="+", default=None, metavar="MODEL",
+                        help="train and score only these models (e.g. pnsnet-s0 in one process, pnsnet_static-s0 in "
+                             "another); the models they start from must be finished; no reports are written")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"), help="folder of the reports")
     args = parser.parse_args(argv)
     suites = SUITES if "all" in args.suite else tuple(s for s in SUITES if s in args.suite)
@@ -607,9 +627,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         folders[exp.name] = work / f"{exp.name}-{_spec_hash(spec)}"
 
     records = {}
-    for exp in experiments:
+    for exp in experiments if args.only is None else _selected(experiments, args.only, folders):
         print(f"[learning] {exp.name}: {folders[exp.name]}", flush=True)
         records[exp.name] = run_experiment(exp, folders, common, data)
+    if args.only is not None:
+        return {"experiments": records}
 
     first = args.seeds[0]
     tables: dict[str, list[str]] = {}

@@ -264,3 +264,20 @@ def test_bad_arguments_stop_before_any_work(tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:
         learning.main(args + ["--seeds", "1", "1"])
     assert usage.value.code == 2 and "--seeds must differ, got [1, 1]" in capsys.readouterr().err
+
+
+def test_only_trains_the_named_models_once_their_start_is_finished(smoke, tmp_path):
+    """--only: unknown names are listed with the planned ones; a model whose phase-1 model is unfinished is refused;
+    with the start finished, only the named model is (re)used and no report is written."""
+    tmp, _ = smoke
+    with pytest.raises(ValueError, match=r"--only: \['pnsnet-s9'\] not among the planned models \["):
+        learning.main([*tiny_args(tmp), "--only", "pnsnet-s9"])
+    empty = [*tiny_args(tmp)[:-4], "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
+    with pytest.raises(ValueError, match=r"--only pnsnet-s0: it starts from 'pnsnet_phase1-s0', which is not finished"):
+        learning.main([*empty, "--only", "pnsnet-s0"])
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+    result = learning.main([*tiny_args(tmp)[:-2], "--out", str(tmp_path / "out"), "--only", "pnsnet_static-s0"])
+    assert list(result["experiments"]) == ["pnsnet_static-s0"]
+    assert result["experiments"]["pnsnet_static-s0"] == json.loads(
+        (work_dir(tmp, "pnsnet_static") / "benchmark.json").read_text())
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
