@@ -16,11 +16,13 @@ import cv2
 import mlflow
 import pytest
 import torch
+from monai.bundle import ConfigParser
 from monai.bundle import run as bundle_run
 from monai.bundle import verify_net_in_out
 from monai.utils import path_to_sqlite_uri
 
 from monai_pns.data import generate_synthetic_dataset
+from monai_pns.inferers import FrameWiseInferer
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "bundles" / "pns_net" / "configs"
@@ -85,6 +87,21 @@ def test_training_writes_both_phases_and_one_finished_run(trained):
     artifacts = {a.path for a in client.list_artifacts(run_id, "finetune")}
     assert {"finetune/model.pt", "finetune/settings.json", "finetune/configs", "finetune/overlays"} <= artifacts
     assert "pretrain/model.pt" in {a.path for a in client.list_artifacts(run_id, "pretrain")}
+
+
+def test_phase2_starts_from_the_phase1_models_function(trained):
+    """The bundle's network (zero_init NS blocks) with the phase-1 model loaded, as phase 2 starts: its video logits
+    equal the phase-1 model's frame-by-frame logits (<= 1e-5), so phase 2 only has temporal context to add."""
+    parser = ConfigParser(ConfigParser.load_config_files([str(TRAIN)]))
+    torch.manual_seed(0)
+    net = parser.get_parsed_content("network_def")
+    result = net.load_state_dict(torch.load(trained / "pretrain" / "model.pt", weights_only=True), strict=False)
+    assert result.unexpected_keys == [] and result.missing_keys
+    assert all(k.startswith("ns_blocks.") for k in result.missing_keys)
+    clip = torch.randn(1, 3, 5, 32, 64)
+    with torch.no_grad():
+        video, static = net.eval()(clip), FrameWiseInferer(enabled=False)(clip, net)
+    assert (video - static).abs().max() <= 1e-5 and video.abs().max() > 1e-3
 
 
 def stat_mode(path: Path) -> int:
