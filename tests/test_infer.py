@@ -89,6 +89,7 @@ def test_datalist_input(media, tmp_path):
     "case, match",
     [
         ("not_a_checkpoint", r"'.*bad\.pt' is not a PyTorch checkpoint"),
+        ("truncated", r"checkpoint '.*bad\.pt' is truncated or corrupt: the zip archive has no directory at its end"),
         ("other_architecture", r"missing keys \['ns_blocks\.0\.query\.weight'.*unexpected keys \['ns_global\.query"),
         ("no_state_dict", r"holds no network state dict: .* found entries \['epoch'\]"),
         ("bad_config", r"'network_config' .* must be a dict with keys among"),
@@ -99,6 +100,9 @@ def test_bad_checkpoints(media, tmp_path, capsys, case, match):
     path = tmp_path / "bad.pt"
     if case == "not_a_checkpoint":
         path.write_text("weights")
+    elif case == "truncated":  # an interrupted copy of a good checkpoint
+        data = (root / "model.pt").read_bytes()
+        path.write_bytes(data[: len(data) // 2])
     elif case == "other_architecture":  # PNS+ weights, the file saying PNS-Net
         torch.save({"network": PNSPlusNet().state_dict(), "network_config": {"name": "PNSNet"}}, path)
     elif case == "no_state_dict":
