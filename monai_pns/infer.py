@@ -5,8 +5,11 @@
     python -m monai_pns.infer --ckpt model.pt --input datalist.json --out results/   # one sub-folder per case
 
 Inputs: a video file (mp4, avi, mov, mkv), a folder of frames, a datalist JSON (its "test" list) or a 2-D+time
-volume (NIfTI, NRRD, MHA). Outputs per video: masks/<frame>.png, overlay.mp4, and with --nifti masks.nii.gz and
-frames.nii.gz. Exit codes: 0 ok, 1 bad data (unreadable input or checkpoint, unwritable output), 2 bad usage.
+volume (NIfTI, NRRD, MHA). Outputs per video: masks/<frame>.png, overlay.mp4, summary.json, and with --nifti
+masks.nii.gz and frames.nii.gz. A video file that decodes fewer frames than its header states (cut short or damaged)
+is an error; with --allow-short, a warning, its frames but the last decoded one segmented and summary.json recording
+it ("short": true). Exit codes: 0 ok, 1 bad data (unreadable input or checkpoint, a short video without
+--allow-short, unwritable output; the output folders the run created are removed), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -43,13 +46,15 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                         help="network input size (default: 256 448, or what the checkpoint's norm needs)")
     parser.add_argument("--datalist-key", default="test", help="the list of a datalist input to segment")
     parser.add_argument("--eager", dest="fast", action="store_false", help="run the network as loaded (no fast path)")
+    parser.add_argument("--allow-short", action="store_true", help="a video file that decodes fewer frames than "
+                        "its header states is a warning (recorded in summary.json), not an error")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     summaries = run_inference(
         args.ckpt, args.input, args.out, official=args.official, backend=args.backend, precision=args.precision,
         device=args.device, clip_length=args.clip_length, spatial_size=args.spatial_size, threshold=args.threshold,
         nifti=args.nifti, overlay=args.overlay, probabilities=args.probabilities, datalist_key=args.datalist_key,
-        fast=args.fast, progress=args.progress,
+        fast=args.fast, progress=args.progress, allow_short=args.allow_short,
     )
     for s in summaries:
         print(f"{s['frames']} frames of '{s['input']}'{' (' + s['case'] + ')' if s['case'] else ''} -> {s['out']} "

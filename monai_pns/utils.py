@@ -6,6 +6,7 @@ import io
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -118,17 +119,24 @@ def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] 
 
     ``main`` returns normally (``EXIT_OK``); a user error (``ValueError``, ``OSError``: bad data, missing or unwritable
     files) prints one ``error: ...`` line on stderr instead of a traceback (``EXIT_DATA_ERROR``); argparse's usage
-    errors exit with ``EXIT_USAGE`` by themselves; Ctrl-C exits with 130.
+    errors exit with ``EXIT_USAGE`` by themselves; Ctrl-C exits with 130. A warning ``main`` issues prints as one
+    ``warning: ...`` line on stderr (its message alone: no category, no source line).
     """
-    try:
-        main(argv)
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_DATA_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():  # restores the way warnings are shown when main is done
+        warnings.showwarning = _show_warning
+        try:
+            main(argv)
+        except (ValueError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_DATA_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     return EXIT_OK
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
 
 
 def package_versions() -> dict[str, str]:

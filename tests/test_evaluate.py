@@ -175,6 +175,18 @@ def test_missing_prediction(pnsnet_tree, tmp_path):
     _assert_results(summary["results"]["Noisy"], _expected(frames, replace=zero))
 
 
+def test_cli_prints_a_warning_as_one_clean_line(pnsnet_tree, tmp_path, capsys):
+    root, _, model, _ = pnsnet_tree
+    (model / "CVC-300" / "2" / "5.png").unlink()
+    args = ["--gt-root", root, "--layout", "pnsnet", "--pred-root", model, "--out", tmp_path / "e", "--no-progress",
+            "--allow-missing"]
+    assert run_cli(main, list(map(str, args))) == 0
+    assert capsys.readouterr().err.splitlines() == [  # no "UserWarning", no source line
+        f"warning: model 'Noisy': 32 prediction(s) of another size than their ground truth were resized to it, "
+        f"e.g. '{model / 'CVC-300' / '1' / '1.png'}' (counted as 'resized' in the reports)."
+    ]
+
+
 def _sunseg(root: Path, pred_root: Path, expected: VPSEvaluator | None = None) -> None:
     for split in ("TestEasyDataset/Unseen", "TestHardDataset/Unseen", "TestHardDataset/Seen"):
         for case in ("case1_1", "case2_3"):

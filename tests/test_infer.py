@@ -12,7 +12,14 @@ from monai_pns import infer
 from monai_pns.inference import VideoPredictor, open_sources
 from monai_pns.networks import PNSPlusNet
 from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
-from tests.inference.media import count_frames, small_network, write_video
+from tests.inference.media import (
+    count_frames,
+    cut_in_half,
+    index_to_front,
+    read_all_frames,
+    small_network,
+    write_video,
+)
 
 SIZE = ["--spatial-size", "32", "64"]
 
@@ -45,6 +52,8 @@ def test_video_end_to_end(media, tmp_path):
         np.testing.assert_array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), (prediction.probability > 0.5) * 255)
     volume = np.asanyarray(nib.load(out / "masks.nii.gz").dataobj)
     np.testing.assert_array_equal(volume[:, :, 6] * 255, cv2.imread(str(masks[6]), cv2.IMREAD_UNCHANGED))
+    summary = json.loads((out / "summary.json").read_text())
+    assert [summary[k] for k in ("frames", "header_frames", "decoded_frames", "short")] == [7, 7, 7, False]
 
 
 def test_fast_path_masks_match_eager(media, tmp_path):
@@ -83,12 +92,31 @@ def test_datalist_input(media, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out" / "set" / "a" / "masks").iterdir()) == [
         "v_00000.png", "v_00001.png", "v_00002.png"
     ]
+    summary = json.loads((tmp_path / "out" / "set" / "a" / "summary.json").read_text())
+    assert (summary["case"], summary["frames"], summary["header_frames"], summary["short"]) == ("set/a", 3, None, False)
+
+
+def test_failed_datalist_run_removes_the_folders_it_created(media, tmp_path, capsys):
+    root, _ = media
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((20, 36, 3), np.uint8))
+    datalist = tmp_path / "datalist.json"
+    datalist.write_text(json.dumps({"test": [{"case": "set/a", "image": [f"{root / 'v.mp4'}#0"]},
+                                             {"case": "set/b", "image": [f"{root / 'v.mp4'}#0", str(small)]}]}))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    args = ["--ckpt", root / "model.pt", "--input", datalist, "--out", out, "--no-overlay", *SIZE]
+    assert _cli(args) == EXIT_DATA_ERROR  # case b's second frame has another size
+    assert "is 36x20, the first frame 72x40" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # set/a, finished before the failure, removed
 
 
 @pytest.mark.parametrize(
     "case, match",
     [
         ("not_a_checkpoint", r"'.*bad\.pt' is not a PyTorch checkpoint"),
+        ("truncated", r"checkpoint '.*bad\.pt' is truncated or corrupt: the zip archive has no directory at its end"),
         ("other_architecture", r"missing keys \['ns_blocks\.0\.query\.weight'.*unexpected keys \['ns_global\.query"),
         ("no_state_dict", r"holds no network state dict: .* found entries \['epoch'\]"),
         ("bad_config", r"'network_config' .* must be a dict with keys among"),
@@ -99,6 +127,9 @@ def test_bad_checkpoints(media, tmp_path, capsys, case, match):
     path = tmp_path / "bad.pt"
     if case == "not_a_checkpoint":
         path.write_text("weights")
+    elif case == "truncated":  # an interrupted copy of a good checkpoint
+        data = (root / "model.pt").read_bytes()
+        path.write_bytes(data[: len(data) // 2])
     elif case == "other_architecture":  # PNS+ weights, the file saying PNS-Net
         torch.save({"network": PNSPlusNet().state_dict(), "network_config": {"name": "PNSNet"}}, path)
     elif case == "no_state_dict":
@@ -133,13 +164,65 @@ def test_size_bound_checkpoint_rejects_another_size(tmp_path, capsys):
     assert "size-bound NS norm of 256x448 inputs, got spatial_size=(32, 64)" in capsys.readouterr().err
 
 
-def test_unreadable_video_leaves_no_output(media, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("broken.mp4", "cannot open video file '{path}': corrupt or unsupported codec."),
+        ("4d.nii.gz", "volume '{path}' must be 2-D+time, grey or RGB: shape (H, W, T) or (H, W, T, 1 or 3), "
+                      "got (2, 3, 64, 64)."),
+        ("2d.nii.gz", "volume '{path}' must be 2-D+time, grey or RGB: shape (H, W, T) or (H, W, T, 1 or 3), "
+                      "got (64, 64)."),
+    ],
+)
+def test_bad_input_is_found_before_the_checkpoint_loads(media, tmp_path, capsys, monkeypatch, name, message):
     root, _ = media
-    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    path = tmp_path / name
+    if name == "broken.mp4":
+        path.write_bytes(b"\x00" * 100)
+    else:
+        nib.save(nib.Nifti1Image(np.zeros((2, 3, 64, 64) if name == "4d.nii.gz" else (64, 64), np.uint8), np.eye(4)),
+                 path)
+    monkeypatch.setattr("monai_pns.inference.run.load_network", lambda *a, **k: pytest.fail("checkpoint loaded"))
     out = tmp_path / "out"
-    assert _cli(["--ckpt", root / "model.pt", "--input", tmp_path / "broken.mp4", "--out", out, *SIZE]) == 1
-    assert "broken.mp4" in capsys.readouterr().err
-    assert list(out.iterdir()) == []  # the folder may exist, empty: no partial output
+    assert _cli(["--ckpt", root / "model.pt", "--input", path, "--out", out, *SIZE]) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == f"error: {message.format(path=path)}\n"
+    assert not out.exists()  # nothing written, no empty folder
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PyTorch's, shown under pytest only
+@pytest.mark.parametrize("name, fourcc", [("index_first.mp4", "mp4v"), ("mjpg.avi", "MJPG")])
+def test_short_video_is_an_error_unless_allowed(media, tmp_path, capsys, name, fourcc):
+    root, _ = media
+    video = write_video(tmp_path / name, 24, size=(96, 160), fourcc=fourcc)
+    if fourcc == "mp4v":
+        index_to_front(video)  # the cut file still opens and states 24 frames
+    cut_in_half(video)
+    decoded = len(read_all_frames(video))
+    out = tmp_path / "out"
+    args = ["--ckpt", root / "model.pt", "--input", video, "--out", out, "--no-overlay", *SIZE]
+    short = (f"video '{video}' is short: its header states 24 frames but {decoded} decode (a cut or damaged file; "
+             "the last decoded one, where it breaks off, is not segmented)")
+    assert _cli(args) == EXIT_DATA_ERROR
+    assert capsys.readouterr().err == (
+        f"error: {short}: nothing written (use --allow-short to segment the {decoded - 1} before it).\n"
+    )
+    assert not out.exists()  # the folder the run created is removed
+    # --allow-short: a warning, the frames before the last decoded one segmented, the summary records it
+    assert run_cli(infer.main, [*map(str, args[:-3]), "--allow-short", *SIZE]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert f" {decoded - 1}/24 " in err  # the progress bar's total is the header's count
+    assert [line for line in err.splitlines() if "warning" in line] == [
+        f"warning: {short}: {decoded - 1} frames segmented."  # one line, no UserWarning, no source line
+    ]
+    assert sorted(p.name for p in (out / "masks").iterdir()) == [f"{i:05d}.png" for i in range(decoded - 1)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["frames"], summary["header_frames"], summary["decoded_frames"], summary["short"]) == (
+        decoded - 1, 24, decoded, True
+    )
+    # without the flag again: an error, and the earlier outputs are left as they were
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    assert _cli(args) == EXIT_DATA_ERROR
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
+import warnings
 
 import pytest
 import torch
@@ -100,6 +101,16 @@ def test_run_cli_exit_codes(capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(usage)
     assert exc.value.code == EXIT_USAGE == 2
+
+
+def test_run_cli_prints_a_warning_as_one_line(capsys):
+    def warns(argv):
+        warnings.warn("3 predictions were resized", stacklevel=2)
+
+    shown = warnings.showwarning
+    assert run_cli(warns) == EXIT_OK
+    assert capsys.readouterr().err == "warning: 3 predictions were resized\n"  # no UserWarning, no source line
+    assert warnings.showwarning is shown  # restored
 
 
 def test_check_output_file(tmp_path):

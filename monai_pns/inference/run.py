@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from monai_pns.inference.checkpoint import NetworkSpec, load_network
 from monai_pns.inference.fast import optimize_network, resolve_precision
 from monai_pns.inference.onnx_backend import OnnxClipModel
 from monai_pns.inference.predictor import VideoPredictor
-from monai_pns.inference.sources import open_sources
+from monai_pns.inference.sources import FrameSource, open_sources
 from monai_pns.inference.writers import PredictionWriter
 from monai_pns.utils import check_output_dir
 
@@ -71,11 +73,19 @@ def run_inference(
     datalist_key: str = "test",
     fast: bool = True,
     progress: bool = True,
+    allow_short: bool = False,
 ) -> list[dict]:
     """Segment every frame of every video of ``input`` with the network of ``ckpt`` and write the results to ``out``.
 
     ``out`` (one video) or ``out/<case>`` (each case of a datalist) receives the outputs of
-    :class:`~monai_pns.inference.PredictionWriter`. The output folder is checked before any work.
+    :class:`~monai_pns.inference.PredictionWriter` and ``summary.json``, the video's summary (below). The output
+    folder is checked before any work, then the input (:func:`~monai_pns.inference.open_sources`), then the
+    checkpoint is loaded. A failure removes the output folders the run created (earlier outputs in existing folders
+    are left as they were, see :class:`~monai_pns.inference.PredictionWriter`).
+
+    A video file that decodes fewer frames than its header states (cut short or damaged) loses its last decoded
+    frame (see :mod:`monai_pns.inference.sources`) and is an error, or with ``allow_short`` a warning naming both
+    counts, its outputs written and its summary recording it.
 
     Args:
         ckpt: checkpoint file (rules in :mod:`monai_pns.inference.checkpoint`).
@@ -96,9 +106,15 @@ def run_inference(
         datalist_key: the list of a datalist to segment.
         fast: use :func:`~monai_pns.inference.optimize_network` (torch backend); False runs the network as loaded.
         progress: show a progress bar with frames per second.
+        allow_short: segment the frames a short video file gives instead of raising.
 
     Returns:
-        one summary per video: ``{"input", "case", "out", "frames", "seconds", "fps", "backend", "precision"}``.
+        one summary per video: ``{"input", "case", "out", "frames", "seconds", "fps", "backend", "precision",
+        "header_frames", "decoded_frames", "short"}``: ``frames`` segmented; for a video file the frame count its
+        header states, the frames its decoder gave and whether they fell short (None, None, False for other inputs).
+
+    Raises:
+        ValueError: naming the file for an unreadable input or checkpoint, a short video without ``allow_short``.
 
     Examples::
 
@@ -122,18 +138,42 @@ def run_inference(
         model, size, length, anchor=spec.uses_anchor, normalize=(not official) if normalize is None else normalize,
         device=device,
     )
-    summaries = []
-    for source in sources:
-        target = out / source.case if source.case else out
-        start = time.perf_counter()
-        with PredictionWriter(target, source.fps, threshold, overlay, nifti, probabilities) as writer:
-            bar = tqdm(predictor(source), total=source.num_frames, unit="frame", disable=not progress,
-                       desc=source.case or Path(source.path).name)
-            writer.write_all(bar)
-        seconds = time.perf_counter() - start
-        summaries.append({
-            "input": source.path, "case": source.case, "out": str(target), "frames": writer.count,
-            "seconds": round(seconds, 3), "fps": round(writer.count / seconds, 2), "backend": backend,
-            "precision": precision,
-        })
+    summaries, created = [], []
+    try:
+        for source in sources:
+            target = out / source.case if source.case else out
+            missing = [p for p in (target, *target.parents) if not p.exists()]
+            created += missing[-1:]  # the topmost folder the writer creates: removed if the run fails
+            start = time.perf_counter()
+            with PredictionWriter(target, source.fps, threshold, overlay, nifti, probabilities) as writer:
+                bar = tqdm(predictor(source), total=source.num_frames, unit="frame", disable=not progress,
+                           desc=source.case or Path(source.path).name)
+                writer.write_all(bar)
+                if source.short and not allow_short:
+                    raise ValueError(
+                        f"{_short_message(source)}: nothing written (use --allow-short to segment the "
+                        f"{writer.count} before it)."
+                    )
+                seconds = time.perf_counter() - start
+                summary = {
+                    "input": source.path, "case": source.case, "out": str(target), "frames": writer.count,
+                    "seconds": round(seconds, 3), "fps": round(writer.count / seconds, 2), "backend": backend,
+                    "precision": precision, "header_frames": source.num_frames if source.kind == "video" else None,
+                    "decoded_frames": source.decoded_frames, "short": source.short,
+                }
+                writer.write_summary(summary)
+            if source.short:
+                warnings.warn(f"{_short_message(source)}: {writer.count} frames segmented.", stacklevel=2)
+            summaries.append(summary)
+    except BaseException:
+        for folder in created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     return summaries
+
+
+def _short_message(source: FrameSource) -> str:
+    return (
+        f"video '{source.path}' is short: its header states {source.num_frames} frames but {source.decoded_frames} "
+        "decode (a cut or damaged file; the last decoded one, where it breaks off, is not segmented)"
+    )

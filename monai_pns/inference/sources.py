@@ -2,7 +2,14 @@
 
 Each source yields RGB ``uint8`` (H, W, 3) frames one at a time, in temporal order, with a name per frame (the output
 file stem): only the frames being processed are in memory, except for volumes, which MONAI's readers load whole.
-Every frame of one source must have the size of the first one.
+Every frame of one source must have the size of the first one. :func:`open_sources` checks what it can before any
+frame is segmented: a video file must open and decode its first frame, a volume is read and its shape checked.
+
+Video files are decoded by OpenCV until its decoder stops. A file cut short (an interrupted copy or recording)
+decodes fewer frames than its header states, and its last decoded frame is the one the cut went through: OpenCV
+does not tell whether it decoded whole (FFmpeg prints its errors on stderr; such frames come out grey or smeared).
+So a video that falls short of its header's frame count is flagged (``FrameSource.short``) and its last decoded frame
+is not yielded. A frame damaged in a video whose count adds up cannot be told apart from a good one.
 
 Volumes (NIfTI, NRRD, MHA, ...) are read with MONAI's ``LoadImage`` (nibabel or ITK) and reoriented with MONAI's
 ``Orientation`` to the axis codes ``VOLUME_AXCODES`` ("PLS": rows run posterior, columns to the patient's left,
@@ -24,13 +31,14 @@ import cv2
 import nibabel as nib
 import numpy as np
 from monai.data import load_decathlon_datalist
-from monai.transforms import LoadImage, Orientation, ScaleIntensity
+from monai.transforms import EnsureChannelFirst, LoadImage, Orientation, ScaleIntensity
 
 from monai_pns.data.datalist import natural_key
 from monai_pns.data.image_io import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     is_video_file,
+    parse_frame_ref,
     read_frames,
     read_image,
     to_rgb_uint8,
@@ -50,7 +58,9 @@ class FrameSource:
     way to iterate over its ``(frame name, RGB uint8 (H, W, 3) frame)`` pairs.
 
     ``fps`` is the frame rate of a video file (``25`` for other sources); ``num_frames`` is known up front for
-    folders, datalists and volumes, and None for video files (their headers are often wrong).
+    folders, datalists and volumes, and is what the header states for a video file (None when it states nothing).
+    ``volume`` holds a volume's frames once :func:`open_sources` has read them. After a video has been iterated,
+    ``decoded_frames`` is the number of frames its decoder gave (None before, and for other sources).
     """
 
     path: str
@@ -59,6 +69,14 @@ class FrameSource:
     fps: float = _DEFAULT_FPS
     num_frames: int | None = None
     refs: Sequence[str] = field(default=(), repr=False)
+    volume: np.ndarray | None = field(default=None, repr=False)
+    decoded_frames: int | None = None
+
+    @property
+    def short(self) -> bool:
+        """Whether the video decoded fewer frames than its header states (its last decoded frame was then dropped)."""
+        stated, decoded = self.num_frames, self.decoded_frames
+        return stated is not None and decoded is not None and decoded < stated
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
         reader = {"video": self._iter_video, "volume": self._iter_volume}.get(self.kind, self._iter_refs)
@@ -74,23 +92,29 @@ class FrameSource:
             count += 1
             yield name, frame
         if count == 0:
-            raise ValueError(f"cannot read any frame from '{self.path}': empty or corrupt.")
+            short = f" (its header states {self.num_frames} frames, 1 decoded and dropped)" if self.short else ""
+            raise ValueError(f"cannot read any frame from '{self.path}': empty or corrupt{short}.")
 
     def _iter_video(self) -> Iterator[tuple[str, np.ndarray]]:
         capture = cv2.VideoCapture(self.path)
         if not capture.isOpened():
             capture.release()
             raise ValueError(f"cannot open video file '{self.path}': corrupt or unsupported codec.")
+        self.decoded_frames, last = 0, None
         try:
-            index = 0
-            while True:
+            while True:  # each frame is yielded once the next one decodes: the last one waits for the count
                 ok, frame = capture.read()
                 if not ok:
-                    return
-                yield f"{index:05d}", to_rgb_uint8(frame, f"{self.path}#{index}")
-                index += 1
+                    break
+                if last is not None:
+                    yield last
+                index = self.decoded_frames
+                last = f"{index:05d}", to_rgb_uint8(frame, f"{self.path}#{index}")
+                self.decoded_frames += 1
         finally:
             capture.release()
+        if last is not None and not self.short:
+            yield last
 
     def _iter_refs(self) -> Iterator[tuple[str, np.ndarray]]:
         chunk = 16  # frames of a video are read in runs, one decoder pass per run
@@ -100,7 +124,7 @@ class FrameSource:
                 yield _frame_name(ref), frame
 
     def _iter_volume(self) -> Iterator[tuple[str, np.ndarray]]:
-        frames = load_volume_frames(self.path)
+        frames = load_volume_frames(self.path) if self.volume is None else self.volume
         for t in range(frames.shape[0]):
             yield f"{t:05d}", frames[t]
 
@@ -135,13 +159,14 @@ def load_volume_frames(path: str | os.PathLike) -> np.ndarray:
     """
     path = os.fspath(path)
     try:
-        volume = LoadImage(reader=_volume_reader(path), image_only=True, ensure_channel_first=True)(path)
+        volume = LoadImage(reader=_volume_reader(path), image_only=True)(path)
     except Exception as err:  # MONAI raises RuntimeError/TypeError/OptionalImportError depending on the reader
         raise ValueError(f"cannot read volume '{path}': {str(err).splitlines()[0] if str(err) else err!r}") from None
+    shape = tuple(volume.shape)  # the file's own, before the channel is moved first
+    volume = EnsureChannelFirst()(volume)
     if volume.ndim != 4 or volume.shape[0] not in (1, 3):
         raise ValueError(
-            f"volume '{path}' must be 2-D+time, grey or RGB: (channels 1 or 3, H, W, T) once read, "
-            f"got {tuple(volume.shape)}."
+            f"volume '{path}' must be 2-D+time, grey or RGB: shape (H, W, T) or (H, W, T, 1 or 3), got {shape}."
         )
     volume = Orientation(axcodes=VOLUME_AXCODES, labels=None)(volume)
     array = np.asarray(volume.numpy())
@@ -173,6 +198,9 @@ def _datalist_sources(path: Path, key: str) -> list[FrameSource]:
         if not isinstance(refs, list) or not refs:
             raise ValueError(f"datalist '{path}', {key}[{i}]: 'image' must be a non-empty list of frames (a video).")
         name = str(case.get("case", f"case_{i:04d}"))
+        absent = next((ref for ref in refs if not os.path.isfile(parse_frame_ref(ref)[0])), None)
+        if absent is not None:
+            raise FileNotFoundError(f"datalist '{path}', {key}[{i}] (case '{name}'): frame file not found: '{absent}'.")
         sources.append(FrameSource(str(path), "datalist", case=name, num_frames=len(refs), refs=list(refs)))
     return sources
 
@@ -181,11 +209,14 @@ def open_sources(path: str | os.PathLike, datalist_key: str = "test") -> list[Fr
     """The videos an inference input holds: one for a video file, a folder of frames or a volume; one per case for
     a datalist JSON (its list ``datalist_key``, cases with an ``"image"`` list of frame refs).
 
-    Nothing is decoded here beyond what telling the kinds apart needs (a video's frame rate).
+    The input is checked here, before any work: a video file must open and decode its first frame (its frame rate
+    and frame count are read from its header), a volume is read whole and its shape checked, the files a datalist
+    names must exist. Frames are decoded when the sources are iterated.
 
     Raises:
-        FileNotFoundError: when ``path`` does not exist.
-        ValueError: naming ``path`` for an unknown file type, an empty folder or a datalist without that list.
+        FileNotFoundError: when ``path``, or a file a datalist names, does not exist.
+        ValueError: naming ``path`` for an unknown file type, an unreadable video or volume, an empty folder or a
+            datalist without that list.
 
     Examples::
 
@@ -200,11 +231,19 @@ def open_sources(path: str | os.PathLike, datalist_key: str = "test") -> list[Fr
         return [FrameSource(str(path), "folder", num_frames=len(frames), refs=frames)]
     if is_video_file(path):
         capture = cv2.VideoCapture(str(path))
-        fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
-        capture.release()
-        return [FrameSource(str(path), "video", fps=fps if fps > 0 else _DEFAULT_FPS)]
+        try:
+            if not capture.isOpened():
+                raise ValueError(f"cannot open video file '{path}': corrupt or unsupported codec.")
+            if not capture.read()[0]:
+                raise ValueError(f"cannot read any frame from '{path}': empty or corrupt.")
+            fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        finally:
+            capture.release()
+        fps, count = fps if fps > 0 else _DEFAULT_FPS, count if count > 0 else None
+        return [FrameSource(str(path), "video", fps=fps, num_frames=count)]
     if is_volume_file(path):
-        return [FrameSource(str(path), "volume")]
+        frames = load_volume_frames(path)
+        return [FrameSource(str(path), "volume", num_frames=len(frames), volume=frames)]
     if path.suffix.lower() == ".json":
         return _datalist_sources(path, datalist_key)
     raise ValueError(

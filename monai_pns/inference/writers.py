@@ -13,6 +13,7 @@ Output folder layout::
                                     (``probability_to_uint8``), what the evaluation scores
     overlay.mp4                     the frames with the mask tinted, its contour and the frame number
     masks.nii.gz, frames.nii.gz     with ``nifti=True``: (H, W, T) uint8 masks (0/1) and RGB24 frames, one affine
+    summary.json                    when given (:meth:`PredictionWriter.write_summary`): what the run records
 
 The volumes' axes (rows, columns, frames) are oriented "PLS" (:data:`~monai_pns.inference.sources.VOLUME_AXCODES`):
 3D Slicer and ITK-SNAP show each frame upright in their axial view, the masks over the frames.
@@ -20,6 +21,7 @@ The volumes' axes (rows, columns, frames) are oriented "PLS" (:data:`~monai_pns.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -148,6 +150,12 @@ class PredictionWriter:
             self._raw["masks"].write(np.ascontiguousarray(mask.T, dtype=np.uint8).tobytes())
             self._raw["frames"].write(np.ascontiguousarray(prediction.frame.transpose(1, 0, 2)).tobytes())
         self.count += 1
+
+    def write_summary(self, summary: dict) -> None:
+        """Add ``summary.json`` (``summary`` as indented JSON), committed with the other outputs."""
+        if self._tmp is None:
+            raise RuntimeError("use PredictionWriter as a context manager: `with PredictionWriter(...) as w:`.")
+        (self._tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     def _write_volumes(self) -> None:
         height, width = self._size

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 
 import torch
@@ -71,19 +72,43 @@ def frames_to_clip(x: torch.Tensor, batch_size: int) -> torch.Tensor:
     return x.view(batch_size, -1, *x.shape[1:]).transpose(1, 2)
 
 
+def _archive_damage(path: str) -> str | None:
+    """Why a file in PyTorch's zip format is damaged: cut short, or a record failing its CRC-32 (``torch.load``
+    does not check them: a flipped byte in a tensor loads silently). None for a whole archive or another format."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError):
+        return f"the zip archive has no directory at its end: cut short ({os.path.getsize(path)} bytes)"
+    return None if bad is None else f"record '{bad}' fails its CRC-32 check"
+
+
 def load_checkpoint_file(path: str | os.PathLike) -> object:
     """``torch.load(path, map_location="cpu", weights_only=True)`` with one clear error for a file that is not one.
 
+    A file in PyTorch's (zip) format has its records' CRC-32 checked first.
+
     Raises:
         FileNotFoundError: when ``path`` does not exist.
-        ValueError: naming ``path`` when it is not a PyTorch checkpoint (or holds objects ``weights_only`` refuses).
+        ValueError: naming ``path`` when it is truncated or corrupt, or is not a PyTorch checkpoint (or holds objects
+            ``weights_only`` refuses).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: '{path}'.")
+    damage = _archive_damage(path)
+    if damage is not None:
+        raise ValueError(f"checkpoint '{path}' is truncated or corrupt: {damage}.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as err:
+    except EOFError:
+        raise ValueError(
+            f"checkpoint '{path}' is truncated or corrupt: it ends early ({os.path.getsize(path)} bytes)."
+        ) from None
+    except (pickle.UnpicklingError, RuntimeError, ValueError, AttributeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(
             f"'{path}' is not a PyTorch checkpoint that loads with weights_only=True ({reason})."

@@ -9,7 +9,7 @@ import pytest
 
 from monai_pns.inference import open_sources
 from monai_pns.inference.writers import volume_affine
-from tests.inference.media import synthetic_frame, write_video
+from tests.inference.media import cut_in_half, index_to_front, read_all_frames, synthetic_frame, write_video
 
 
 def _frames(source):
@@ -18,12 +18,37 @@ def _frames(source):
 
 def test_video_file(tmp_path):
     [source] = open_sources(write_video(tmp_path / "v.mp4", 7, fps=12))
-    assert (source.kind, source.case, source.fps, source.num_frames) == ("video", "", 12.0, None)
+    assert (source.kind, source.case, source.fps, source.num_frames) == ("video", "", 12.0, 7)  # from its header
+    assert source.decoded_frames is None
     frames = _frames(source)
+    assert source.decoded_frames == 7 and not source.short
     assert [name for name, _ in frames] == [f"{i:05d}" for i in range(7)]
     for i, (_, frame) in enumerate(frames):
         assert frame.shape == (40, 72, 3) and frame.dtype == np.uint8
         assert np.abs(frame.astype(int) - synthetic_frame(i)).mean() < 4  # mp4 is lossy; the disc moves 3 px a frame
+
+
+@pytest.mark.parametrize(
+    "name, fourcc, last_damaged",
+    [("index_first.mp4", "mp4v", True), ("mjpg.avi", "MJPG", False)],  # what a cut at half the bytes gives
+)
+def test_short_videos_drop_their_last_decoded_frame(tmp_path, name, fourcc, last_damaged):
+    path = write_video(tmp_path / name, 24, size=(96, 160), fourcc=fourcc)
+    whole = read_all_frames(path)
+    if fourcc == "mp4v":
+        index_to_front(path)  # so that the cut file still opens: its header states 24 frames
+    cut_in_half(path)
+    decoded = read_all_frames(path)
+    assert 2 < len(decoded) < 24
+    # OpenCV's last frame of the cut mp4 decodes with errors (FFmpeg reports them on stderr only)
+    assert np.array_equal(decoded[-1], whole[len(decoded) - 1]) != last_damaged
+    [source] = open_sources(path)
+    assert source.num_frames == 24 and not source.short
+    frames = _frames(source)
+    assert (source.decoded_frames, source.short) == (len(decoded), True)
+    assert [n for n, _ in frames] == [f"{i:05d}" for i in range(len(decoded) - 1)]  # the last decoded one dropped
+    for (_, frame), expected in zip(frames, whole):
+        np.testing.assert_array_equal(frame, cv2.cvtColor(expected, cv2.COLOR_BGR2RGB))  # those before the cut
 
 
 def test_folder_in_natural_order_and_size_change(tmp_path):
@@ -55,6 +80,11 @@ def test_datalist_cases(tmp_path):
     path.write_text(json.dumps({"test": [{"case": "c", "image": "one.png"}]}))
     with pytest.raises(ValueError, match=r"test\[0\]: 'image' must be a non-empty list"):
         open_sources(path)
+    absent = {"case": "set/c", "image": [str(image), f"{tmp_path}/gone.mp4#0"]}
+    path.write_text(json.dumps({"test": [cases[1], absent]}))
+    with pytest.raises(FileNotFoundError, match=r"datalist '.*', test\[1\] \(case 'set/c'\): frame file not found: "
+                       r"'.*gone\.mp4#0'\."):
+        open_sources(path)  # checked before any frame is read
 
 
 def test_volume_in_the_written_orientation(tmp_path):
@@ -98,9 +128,11 @@ def test_zero_frame_video_and_4d_volume_and_missing_input(tmp_path):
     writer.release()
     with pytest.raises(ValueError, match=r"none\.avi"):
         _frames(open_sources(tmp_path / "none.avi")[0])
-    nib.save(nib.Nifti1Image(np.zeros((4, 5, 2, 2), np.uint8), np.eye(4)), tmp_path / "4d.nii.gz")
-    with pytest.raises(ValueError, match=r"volume '.*4d\.nii\.gz' must be 2-D\+time"):
-        _frames(open_sources(tmp_path / "4d.nii.gz")[0])
+    for shape in ((4, 5, 2, 2), (2, 3, 64, 64), (64, 64)):  # the message gives the file's own shape
+        nib.save(nib.Nifti1Image(np.zeros(shape, np.uint8), np.eye(4)), tmp_path / "bad.nii.gz")
+        with pytest.raises(ValueError, match=rf"volume '.*bad\.nii\.gz' must be 2-D\+time, grey or RGB: shape \(H, "
+                           rf"W, T\) or \(H, W, T, 1 or 3\), got \({', '.join(map(str, shape))}\)\.$"):
+            open_sources(tmp_path / "bad.nii.gz")  # read and checked before any frame is segmented
     with pytest.raises(FileNotFoundError, match="absent.mp4"):
         open_sources(tmp_path / "absent.mp4")
     (tmp_path / "empty").mkdir()

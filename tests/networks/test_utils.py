@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import zipfile
+
 import pytest
 import torch
 
@@ -132,12 +134,36 @@ def test_key_without_module_is_unexpected():
         convert_official_state_dict({"decoder": torch.zeros(1)})
 
 
-@pytest.mark.parametrize("content", [b"not a checkpoint\n", b"", b"PK\x03\x04 truncated zip"])
-def test_from_official_names_a_file_that_is_not_a_checkpoint(tmp_path, content):
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"not a checkpoint\n", r"'.*notes\.pth' is not a PyTorch checkpoint that loads with weights_only"),
+        (b"", r"checkpoint '.*notes\.pth' is truncated or corrupt: it ends early \(0 bytes\)\."),
+        (b"PK\x03\x04 truncated zip", r"checkpoint '.*notes\.pth' is truncated or corrupt: the zip archive has no "
+         r"directory at its end: cut short \(18 bytes\)\."),
+    ],
+)
+def test_from_official_names_a_file_that_is_not_a_checkpoint(tmp_path, content, match):
     path = tmp_path / "notes.pth"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=r"'.*notes\.pth' is not a PyTorch checkpoint that loads with weights_only"):
+    with pytest.raises(ValueError, match=match):
         PNSNet.from_official(path)
+
+
+def test_truncated_or_corrupt_checkpoints(tmp_path):
+    torch.save({"weight": torch.zeros(64, 64), "bias": torch.zeros(64)}, tmp_path / "whole.pt")
+    data = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])  # an interrupted copy
+    with pytest.raises(ValueError, match=rf"checkpoint '.*cut\.pt' is truncated or corrupt: .* \({len(data) // 2} "):
+        load_checkpoint_file(tmp_path / "cut.pt")
+    record = zipfile.ZipFile(tmp_path / "whole.pt").getinfo("whole/data/0")
+    flipped = bytearray(data)
+    flipped[record.header_offset + 1000] ^= 0xFF  # inside the tensor's bytes: torch.load alone would not notice
+    (tmp_path / "flipped.pt").write_bytes(flipped)
+    with pytest.raises(ValueError, match=r"'.*flipped\.pt' is truncated or corrupt: record 'whole/data/0' fails its "
+                       r"CRC-32 check\."):
+        load_checkpoint_file(tmp_path / "flipped.pt")
+    assert load_checkpoint_file(tmp_path / "whole.pt")["weight"].shape == (64, 64)
 
 
 def test_checkpoint_of_wrong_type_and_missing_file(tmp_path):
