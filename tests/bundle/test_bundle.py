@@ -159,7 +159,8 @@ def test_ctrl_c_marks_the_run_failed_and_training_resumes(dataset, tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"dataset_dir": "/no/such/folder"}, "dataset root '/no/such/folder' is not a folder"),
+        ({"dataset_dir": "/no/such/folder"}, "dataset_dir '/no/such/folder' is not a folder: pass --dataset_dir"),
+        ({"spatial_size": [40, 64]}, "spatial_size [40, 64] is not two positive multiples of 16"),
         ({"layout": "kvasirr"}, "'kvasirr', did you mean 'kvasir'"),
         ({"clip_length": 0}, "clip_length must be >= 1, got clip_length=0"),
     ],
@@ -170,6 +171,43 @@ def test_bad_overrides_fail_before_any_output(dataset, tmp_path, overrides, mess
         run("training", [TRAIN], **{"dataset_dir": dataset, "output_dir": str(out), **overrides})
     assert message in "".join(str(e) for e in _chain(error.value))
     assert not out.exists()
+
+
+def bundle_command(run_id: str, configs, **overrides) -> list[str]:
+    """``python -m monai.bundle run <run_id> --config_file [...] --<id> <value> ...`` with the tiny settings."""
+    command = [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", json.dumps([str(c) for c in configs])]
+    for key, value in {**TINY, **overrides}.items():
+        command += [f"--{key}", json.dumps(value) if isinstance(value, list) else str(value)]
+    return command
+
+
+@pytest.mark.parametrize("setting", ["spatial_size", "dataset_dir", "ckpt_path", "tracking_uri"])
+def test_a_failed_check_ends_in_its_own_line_and_writes_nothing(setting, dataset, tmp_path):
+    """The real command line: exit code 1, the last line of stderr the check's message (the traceback only with
+    --debug True), and no output folder: no settings.json, no mlruns.db, no MLflow run."""
+    out, missing, file = tmp_path / "out", tmp_path / "missing", tmp_path / "file"
+    file.write_text("")
+    uri = path_to_sqlite_uri(file / "mlruns.db")
+    run_id, configs, overrides, message = {
+        "spatial_size": ("training", [TRAIN], {"spatial_size": [40, 64]},
+                         "spatial_size [40, 64] is not two positive multiples of 16 (the networks reduce a frame 16 "
+                         'times): pass e.g. --spatial_size "[32,64]".'),
+        "dataset_dir": ("training", [TRAIN], {"dataset_dir": str(missing), "debug": True},
+                        f"dataset_dir '{missing}' is not a folder: pass --dataset_dir the root folder of the dataset."),
+        "ckpt_path": ("evaluating", [TRAIN, EVALUATE], {},
+                      f"checkpoint '{out / 'finetune' / 'model.pt'}' does not exist: train first (`training` or "
+                      "`finetuning`), or set ckpt_path."),
+        "tracking_uri": ("training", [TRAIN], {"tracking_uri": uri},
+                         f"tracking_uri '{uri}': database folder '{file}' exists and is not a folder: pass "
+                         "--tracking_uri a database in a writable folder, or --use_mlflow False."),
+    }[setting]
+    command = bundle_command(run_id, configs, **{"dataset_dir": dataset, "output_dir": str(out), **overrides})
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == f"error: {message}"
+    assert ("Traceback" in done.stderr) == (setting == "dataset_dir")  # --debug True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_finetuning_without_phase_1_names_the_checkpoint(dataset, tmp_path):
