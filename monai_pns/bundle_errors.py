@@ -32,7 +32,7 @@ __all__ = [
     "unwrap_config_error",
 ]
 
-#: the networks reduce a frame 16 times (PNS-Net's deepest features, MONAI's UNet with 4 strides of 2)
+#: the networks downsample a frame by 16 (PNS-Net's deepest features, MONAI's UNet with 4 strides of 2)
 SIZE_MULTIPLE = 16
 #: errors a user fixes (bad data, settings, files): ended with their message alone, as the command lines do
 _USER_ERRORS = (ValueError, OSError)
@@ -58,8 +58,8 @@ def check_spatial_size(spatial_size: object, multiple: int = SIZE_MULTIPLE) -> l
     if any(s <= 0 or s % multiple for s in size):
         fixed = [max(multiple, round(s / multiple) * multiple) for s in size]
         raise BundleSettingError(
-            f"spatial_size {size} is not two positive multiples of {multiple} (the networks reduce a frame "
-            f'{multiple} times): pass e.g. --spatial_size "[{fixed[0]},{fixed[1]}]".'
+            f"spatial_size {size} is not two positive multiples of {multiple} (the networks downsample a frame by "
+            f'{multiple}): pass e.g. --spatial_size "[{fixed[0]},{fixed[1]}]".'
         )
     return size
 

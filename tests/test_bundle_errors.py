@@ -23,9 +23,9 @@ from monai_pns.bundle_errors import (
 @pytest.mark.parametrize(
     "value, message",
     [
-        ([40, 64], 'spatial_size [40, 64] is not two positive multiples of 16 (the networks reduce a frame 16 times): '
+        ([40, 64], 'spatial_size [40, 64] is not two positive multiples of 16 (the networks downsample a frame by 16): '
                    'pass e.g. --spatial_size "[32,64]".'),
-        ((0, 250), 'spatial_size [0, 250] is not two positive multiples of 16 (the networks reduce a frame 16 times): '
+        ((0, 250), 'spatial_size [0, 250] is not two positive multiples of 16 (the networks downsample a frame by 16): '
                    'pass e.g. --spatial_size "[16,256]".'),
         ([128], 'spatial_size must be [height, width], two integers, got [128]: pass e.g. --spatial_size "[128,224]".'),
         ("128", "spatial_size must be [height, width], two integers, got '128': "
