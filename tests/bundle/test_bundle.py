@@ -108,7 +108,10 @@ def test_evaluating_writes_every_test_frame_once_and_scores_the_files(trained, d
     client, runs = runs_of(trained)
     evaluation = next(r for r in runs if r.info.run_name == "tiny-eval")
     assert evaluation.info.status == "FINISHED"
-    for name in ("maxDice", "maxSpe", "maxIoU", "S_alpha", "meanEm", "MAE"):
+    names = ("maxDice", "maxSpe", "maxIoU", "S_alpha", "meanEm", "MAE")
+    # one maxDice: the protocol's score of the PNG files (not also the float predictions' as test/maxDice)
+    assert sorted(evaluation.data.metrics) == sorted(f"test/Synthetic-Test/{name}" for name in names)
+    for name in names:
         assert evaluation.data.metrics[f"test/Synthetic-Test/{name}"] == pytest.approx(result[name], abs=1e-12)
     artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "test/evaluation")}
     assert {"test/evaluation/per_video.csv", "test/evaluation/summary.md", "test/evaluation/curves_Synthetic-Test.png"} <= artifacts
