@@ -31,7 +31,9 @@ class PhaseMLFlowHandler(MLFlowHandler):
       (``pretrain/model.pt``, ``finetune/configs/train.json``), so two phases' ``model.pt`` do not overwrite each other;
     - an exception in the engine (an error, or Ctrl-C) marks the run FAILED with an ``error`` tag, then propagates.
       Ignite passes the exception to the first ``EXCEPTION_RAISED`` handler only: put this handler first in the
-      engine's handler list.
+      engine's handler list;
+    - the run is started (or found) when the engine starts its first epoch rather than when it starts: an engine
+      resumed after its last epoch (a finished phase run again) runs no epoch and adds no empty run.
 
     The run is ended FINISHED with ``close_on_complete`` on the last engine, or with :func:`end_mlflow_run`.
 
@@ -53,8 +55,17 @@ class PhaseMLFlowHandler(MLFlowHandler):
 
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
+        engine.remove_event_handler(self.start, Events.STARTED)
+        if not engine.has_event_handler(self.start_working, Events.EPOCH_STARTED):
+            engine.add_event_handler(Events.EPOCH_STARTED, self.start_working)
         if not engine.has_event_handler(self.failed, Events.EXCEPTION_RAISED):
             engine.add_event_handler(Events.EXCEPTION_RAISED, self.failed)
+
+    def start_working(self, engine: Engine) -> None:
+        """Start (or find) the run when the engine starts its first epoch, not when it starts: an engine resumed
+        after its last epoch (a finished phase run again) runs no epoch and records no empty run."""
+        if self.cur_run is None:
+            self.start(engine)
 
     def _log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         super()._log_metrics({f"{self.prefix}{k}": v for k, v in metrics.items()}, step)

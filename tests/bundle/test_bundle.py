@@ -127,10 +127,23 @@ def test_evaluating_writes_every_test_frame_once_and_scores_the_files(trained, d
     client, runs = runs_of(trained)
     evaluation = next(r for r in runs if r.info.run_name == "tiny-eval")
     assert evaluation.info.status == "FINISHED"
-    for name in ("maxDice", "maxSpe", "maxIoU", "S_alpha", "meanEm", "MAE"):
+    names = ("maxDice", "maxSpe", "maxIoU", "S_alpha", "meanEm", "MAE")
+    # one maxDice: the protocol's score of the PNG files (not also the float predictions' as test/maxDice)
+    assert sorted(evaluation.data.metrics) == sorted(f"test/Synthetic-Test/{name}" for name in names)
+    for name in names:
         assert evaluation.data.metrics[f"test/Synthetic-Test/{name}"] == pytest.approx(result[name], abs=1e-12)
     artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "test/evaluation")}
     assert {"test/evaluation/per_video.csv", "test/evaluation/summary.md", "test/evaluation/curves_Synthetic-Test.png"} <= artifacts
+
+
+def test_training_again_on_a_finished_output_adds_no_run(trained, dataset):
+    """Both phases resume after their last epoch and have nothing to run: no MLflow run, no new checkpoint."""
+    _, before = runs_of(trained)
+    files = {p: p.stat().st_mtime_ns for p in [*trained.glob("*/model.pt"), *trained.glob("*/state/*.pt")]}
+    run("training", [TRAIN], dataset_dir=dataset, output_dir=str(trained), run_name="again")
+    _, after = runs_of(trained)
+    assert {r.info.run_id for r in after} == {r.info.run_id for r in before} and len(before) >= 1
+    assert {p: p.stat().st_mtime_ns for p in files} == files and len(files) == 4
 
 
 def test_verify_net_in_out():
@@ -178,7 +191,8 @@ def test_ctrl_c_marks_the_run_failed_and_training_resumes(dataset, tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"dataset_dir": "/no/such/folder"}, "dataset root '/no/such/folder' is not a folder"),
+        ({"dataset_dir": "/no/such/folder"}, "dataset_dir '/no/such/folder' is not a folder: pass --dataset_dir"),
+        ({"spatial_size": [40, 64]}, "spatial_size [40, 64] is not two positive multiples of 16"),
         ({"layout": "kvasirr"}, "'kvasirr', did you mean 'kvasir'"),
         ({"clip_length": 0}, "clip_length must be >= 1, got clip_length=0"),
     ],
@@ -189,6 +203,44 @@ def test_bad_overrides_fail_before_any_output(dataset, tmp_path, overrides, mess
         run("training", [TRAIN], **{"dataset_dir": dataset, "output_dir": str(out), **overrides})
     assert message in "".join(str(e) for e in _chain(error.value))
     assert not out.exists()
+
+
+def bundle_command(run_id: str, configs, **overrides) -> list[str]:
+    """``python -m monai.bundle run <run_id> --config_file [...] --<id> <value> ...`` with the tiny settings."""
+    command = [sys.executable, "-m", "monai.bundle", "run", run_id,
+               "--config_file", json.dumps([str(c) for c in configs])]
+    for key, value in {**TINY, **overrides}.items():
+        command += [f"--{key}", json.dumps(value) if isinstance(value, list) else str(value)]
+    return command
+
+
+@pytest.mark.parametrize("setting", ["spatial_size", "dataset_dir", "ckpt_path", "tracking_uri"])
+def test_a_failed_check_ends_in_its_own_line_and_writes_nothing(setting, dataset, tmp_path):
+    """The real command line: exit code 1, the last line of stderr the check's message (the traceback only with
+    --debug True), and no output folder: no settings.json, no mlruns.db, no MLflow run."""
+    out, missing, file = tmp_path / "out", tmp_path / "missing", tmp_path / "file"
+    file.write_text("")
+    uri = path_to_sqlite_uri(file / "mlruns.db")
+    run_id, configs, overrides, message = {
+        "spatial_size": ("training", [TRAIN], {"spatial_size": [40, 64]},
+                         "spatial_size [40, 64] is not two positive multiples of 16 (the networks downsample a frame "
+                         'by 16): pass e.g. --spatial_size "[32,64]".'),
+        "dataset_dir": ("training", [TRAIN], {"dataset_dir": str(missing), "debug": True},
+                        f"dataset_dir '{missing}' is not a folder: pass --dataset_dir the root folder of the dataset."),
+        "ckpt_path": ("evaluating", [TRAIN, EVALUATE], {},
+                      f"checkpoint '{out / 'finetune' / 'model.pt'}' does not exist: train first (`training` or "
+                      "`finetuning`), or set ckpt_path."),
+        "tracking_uri": ("training", [TRAIN], {"tracking_uri": uri},
+                         f"tracking_uri '{uri}': database folder '{file}' exists and is not a folder: pass "
+                         "--tracking_uri a database in a writable folder, or --use_mlflow False."),
+    }[setting]
+    command = bundle_command(run_id, configs, **{"dataset_dir": dataset, "output_dir": str(out), **overrides})
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == f"error: {message}"
+    assert ("Traceback" in done.stderr) == (setting == "dataset_dir")  # --debug True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_finetuning_without_phase_1_names_the_checkpoint(dataset, tmp_path):
@@ -208,7 +260,7 @@ def test_checkpoint_of_another_architecture_is_refused(trained, dataset, tmp_pat
         run("evaluating", [TRAIN, EVALUATE], dataset_dir=dataset, output_dir=str(out), ckpt_path=str(wrong))
     assert "Missing key(s) in state_dict" in " ".join(str(e) for e in _chain(error.value))
     assert not (out / "predictions").exists() and not (out / "evaluation").exists()
-    assert all(r.info.status != "RUNNING" for r in runs_of(out)[1])
+    assert runs_of(out)[1] == []  # the MLflow run starts with the first epoch
 
 
 def _chain(error: BaseException):

@@ -8,7 +8,7 @@ from monai.engines import SupervisedTrainer
 from monai.handlers import from_engine
 from monai.utils import path_to_sqlite_uri
 
-from monai_pns.handlers import PhaseMLFlowHandler, end_mlflow_run
+from monai_pns.handlers import PhaseMLFlowHandler, TrainingState, end_mlflow_run
 
 
 def _trainer(handlers, epochs=2):
@@ -81,3 +81,15 @@ def test_artifacts_go_under_the_phase_folder(tmp_path):
     assert sorted(a.path for a in client.list_artifacts(run_id)) == ["model.pt", "pretrain"]
     assert sorted(a.path for a in client.list_artifacts(run_id, "pretrain")) == ["pretrain/configs", "pretrain/model.pt"]
     assert [a.path for a in client.list_artifacts(run_id, "pretrain/configs")] == ["pretrain/configs/train.json"]
+
+
+def test_an_engine_with_no_epoch_left_adds_no_run(tmp_path):
+    """A finished phase run again resumes after its last epoch: it runs none, and the handler starts no run."""
+    uri = path_to_sqlite_uri(str(tmp_path / "mlruns.db"))
+    _trainer([_handler(uri, "pretrain/", close_on_complete=True), TrainingState(tmp_path / "state", {})]).run()
+    again = _trainer([_handler(uri, "pretrain/", close_on_complete=True), TrainingState(tmp_path / "state", {})])
+    again.run()
+    assert (again.state.epoch, again.state.iteration) == (2, 6)  # resumed: no iteration ran
+    client, runs = _runs(uri)
+    assert [r.info.status for r in runs] == ["FINISHED"]
+    assert len(client.get_metric_history(runs[0].info.run_id, "pretrain/loss")) == 6
