@@ -17,6 +17,7 @@ from monai.bundle import ConfigParser, ConfigWorkflow, verify_net_in_out
 from monai.utils import path_to_sqlite_uri
 
 from monai_pns.data import generate_synthetic_dataset
+from monai_pns.inference import VideoPredictor
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "bundles" / "pns_net"
@@ -66,6 +67,13 @@ def trained(dataset, tmp_path_factory) -> Path:
     return out
 
 
+def cause(error: BaseException, kind: type) -> str:
+    """The message of the first ``kind`` in the chain of ``error`` (MONAI wraps what a config expression raises)."""
+    while error is not None and not isinstance(error, kind):
+        error = error.__cause__ or error.__context__
+    return str(error)
+
+
 def runs_of(output_dir: Path) -> tuple[mlflow.MlflowClient, dict]:
     client = mlflow.MlflowClient(path_to_sqlite_uri(str(output_dir / "mlruns.db")))
     experiment = client.get_experiment_by_name("pns_net")
@@ -105,8 +113,9 @@ def test_evaluate_workflow_runs_through_the_run_id(trained, dataset):
 
 def test_infer_workflow_runs_inference_json_alone(trained, dataset, tmp_path):
     flow = workflow("infer", [INFERENCE], input=str(frames_of(dataset) / "1"), output_dir=str(tmp_path),
-                    ckpt_path=str(trained / "finetune" / "model.pt"), spatial_size=[32, 64], device="cpu")
+                    ckpt_path=str(trained / "finetune" / "model.pt"), device="cpu")
     assert flow.check_properties() == []
+    assert flow.parser.get_parsed_content("spatial_size") == [32, 64]  # the model's definition, no flag needed
     flow.run()
     flow.finalize()
     written = sorted(p.name for p in (tmp_path / "predictions" / "PNSNet" / "1").iterdir())
@@ -124,11 +133,12 @@ def write_video(frames: list[Path], path: Path) -> Path:
 
 def test_inference_json_alone_segments_a_video_file_from_another_folder(trained, dataset, tmp_path):
     """The command of the bundle docs, run from a folder elsewhere: relative `--input` and `--output_dir` are
-    relative to it; one mask per frame of the video, at the frame's size."""
+    relative to it; the model's definition gives the network, size and normalisation (no flags); one mask per frame
+    of the video, at the frame's size."""
     write_video(sorted((frames_of(dataset) / "1").glob("*.jpg")), tmp_path / "clip.mp4")
     command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(INFERENCE), "--input", "clip.mp4",
                "--ckpt_path", str(trained / "finetune" / "model.pt"), "--output_dir", "out", "--device", "cpu",
-               "--spatial_size", "[32,64]", "--progress", "False"]
+               "--progress", "False"]
     done = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     masks = sorted((tmp_path / "out" / "predictions" / "PNSNet" / "clip").iterdir())
@@ -165,3 +175,39 @@ def test_the_bundle_root_is_where_the_configs_are(tmp_path):
         assert parser.get_parsed_content("bundle_root") == str(tmp_path)
     finally:
         os.chdir(here)
+
+
+def test_settings_that_contradict_the_model_definition_are_refused(trained, tmp_path):
+    checkpoint = trained / "finetune" / "model.pt"
+    flow = workflow("infer", [INFERENCE], input=str(tmp_path), output_dir=str(tmp_path / "out"),
+                    ckpt_path=str(checkpoint), spatial_size=[64, 64], device="cpu")
+    with pytest.raises(Exception) as error:
+        flow.run()
+    assert cause(error.value, ValueError) == (
+        f"checkpoint '{checkpoint}' was trained with spatial_size=[32, 64] (its network_config), but the settings "
+        "give spatial_size=[64, 64]: drop that override, or merge the configs the model was trained with."
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_infer_command_runs_a_bundle_model_as_trained(trained, dataset, tmp_path, monkeypatch):
+    """`python -m monai_pns.infer` with a bundle model and no size flags feeds the network the trained size and
+    normalisation; an explicit size that contradicts the model's is an error naming both."""
+    import monai_pns.inference.run as run_module
+    from monai_pns.infer import main
+
+    used = []
+
+    def recording(*args, **kwargs):
+        used.append((args[1], kwargs["mean"]))
+        return VideoPredictor(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "VideoPredictor", recording)
+    checkpoint = str(trained / "finetune" / "model.pt")
+    [summary] = main(["--ckpt", checkpoint, "--input", str(frames_of(dataset) / "1"), "--out", str(tmp_path / "a"),
+                      "--no-overlay", "--no-progress", "--device", "cpu"])
+    assert summary["frames"] == 7 and used == [((32, 64), [0.4733, 0.4487, 0.3949])]
+    with pytest.raises(ValueError, match=r"trained on 32x64 inputs \(network_config spatial_size\), got "
+                                         r"spatial_size=\(64, 64\)"):
+        main(["--ckpt", checkpoint, "--input", str(frames_of(dataset) / "1"), "--out", str(tmp_path / "b"),
+              "--spatial-size", "64", "64", "--device", "cpu"])
