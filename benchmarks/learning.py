@@ -250,6 +250,7 @@ def phase1_start(phase1_ckpt: Path, network: torch.nn.Module) -> dict[str, torch
         ValueError: the phase-1 model lacks an entry, or holds one of another shape, naming it.
     """
     phase1 = torch.load(phase1_ckpt, map_location="cpu", weights_only=True)
+    phase1 = phase1.get("model", phase1)  # a bundle model: {"model": weights, "network_config": ...}
     start = network.state_dict()
     for key, value in start.items():
         if key.startswith(PHASE2_ONLY):

@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--threshold", type=float, default=0.5, help="mask where the probability is > this")
     parser.add_argument("--clip-length", type=int, default=None, help="frames per clip (default: checkpoint's, or 5)")
     parser.add_argument("--spatial-size", type=int, nargs=2, default=None, metavar=("H", "W"),
-                        help="network input size (default: 256 448, or what the checkpoint's norm needs)")
+                        help="network input size (default: the checkpoint's, or what its norm needs, or 256 448)")
     parser.add_argument("--datalist-key", default="test", help="the list of a datalist input to segment")
     parser.add_argument("--eager", dest="fast", action="store_false", help="run the network as loaded (no fast path)")
     parser.add_argument("--allow-short", action="store_true", help="a video file that decodes fewer frames than "

@@ -14,6 +14,7 @@ __all__ = [
     "default_cache_dir",
     "frame_stem",
     "generate_synthetic_dataset",
+    "inference_cases",
     "is_video_file",
     "natural_key",
     "parse_frame_ref",
@@ -32,7 +33,7 @@ _MODULES = {
     "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "check_image_complete", "count_video_frames", "frame_stem",
                  "is_video_file", "parse_frame_ref", "probability_to_uint8", "read_frames", "read_image",
                  "read_video_frames", "video_frame_ref"),
-    "datalist": ("LAYOUTS", "build_datalist", "natural_key", "sunseg_frame_key", "write_datalist"),
+    "datalist": ("LAYOUTS", "build_datalist", "inference_cases", "natural_key", "sunseg_frame_key", "write_datalist"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
 }
 _ORIGIN = {name: module for module, names in _MODULES.items() for name in names}

@@ -30,7 +30,7 @@ from monai.utils import look_up_option
 from monai_pns.data.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, count_video_frames, video_frame_ref
 from monai_pns.utils import check_output_file, run_cli, write_atomic
 
-__all__ = ["LAYOUTS", "build_datalist", "main", "natural_key", "sunseg_frame_key", "write_datalist"]
+__all__ = ["LAYOUTS", "build_datalist", "inference_cases", "main", "natural_key", "sunseg_frame_key", "write_datalist"]
 
 LAYOUTS = ("pnsnet", "sunseg", "kvasir", "folders")
 
@@ -221,6 +221,35 @@ def _scan_folders(root: Path, clip_length: int, masks: Path | None, split: str) 
             label = None if masks is None else _video_masks(case, entry, masks)
         cases.append(_case(case, root.name, split, image, label, clip_length))
     return {split: cases}
+
+
+def inference_cases(path: str | os.PathLike, clip_length: int = 5) -> list[dict]:
+    """The videos of an inference input as datalist cases without masks (split ``"test"``).
+
+    ``path`` is a video file (one case, named by the file's stem), a folder of frames (one case, named by the folder)
+    or a folder of such videos: frame folders or video files, one case each (layout ``"folders"``).
+
+    Raises:
+        ValueError: naming ``path`` when it does not exist or holds neither frames nor videos.
+
+    Examples::
+
+        >>> [case] = inference_cases("procedure.mp4")  # doctest: +SKIP
+        >>> case["case"], case["image"][:2]  # ('procedure', ['/abs/procedure.mp4#0', '/abs/procedure.mp4#1'])
+    """
+    path = Path(path).expanduser()
+    if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+        image = [video_frame_ref(path.resolve(), i) for i in range(count_video_frames(path))]
+        return [_case(path.stem, path.parent.name, "test", image, None, clip_length)]
+    if not path.is_dir():
+        raise ValueError(
+            f"input '{path}': expected a video file ({', '.join(VIDEO_EXTENSIONS)}), a folder of frames or a folder "
+            "of videos."
+        )
+    if any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir()):
+        image, _ = _pair(path.name, path, None, natural_key)
+        return [_case(path.name, path.parent.name, "test", image, None, clip_length)]
+    return _scan_folders(path, clip_length, None, "test")["test"]
 
 
 def build_datalist(

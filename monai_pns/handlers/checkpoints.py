@@ -46,14 +46,17 @@ class AtomicDiskSaver(BaseSaveHandler):
 
     Args:
         dirname: folder of the checkpoints (created when needed).
+        extra: entries saved next to the objects' states (plain types), e.g. ``{"network_config": ...}``; loading
+            with MONAI's ``CheckpointLoader`` ignores them.
     """
 
-    def __init__(self, dirname: str | os.PathLike) -> None:
+    def __init__(self, dirname: str | os.PathLike, extra: Mapping | None = None) -> None:
         self.dirname = Path(dirname)
+        self.extra = dict(extra or {})
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
         if is_main_process():
-            save_atomic(checkpoint, self.dirname / filename)
+            save_atomic({**checkpoint, **self.extra}, self.dirname / filename)
 
     def remove(self, filename: str) -> None:
         if is_main_process():
@@ -83,6 +86,8 @@ class TrainingState:
         n_saved: epoch checkpoints kept.
         resume: resume from the newest checkpoint in ``save_dir`` when there is one.
         map_location: where to load tensors (e.g. the training device).
+        network_config: the network's definition (:func:`monai_pns.inference.network_config`), saved in every
+            epoch checkpoint under ``"network_config"``.
 
     Examples::
 
@@ -97,6 +102,7 @@ class TrainingState:
         n_saved: int = 1,
         resume: bool = True,
         map_location: str | torch.device | None = None,
+        network_config: Mapping | None = None,
     ) -> None:
         if n_saved < 1:
             raise ValueError(f"n_saved must be >= 1, got n_saved={n_saved}.")
@@ -107,6 +113,7 @@ class TrainingState:
         self.n_saved = n_saved
         self.resume = resume
         self.map_location = map_location
+        self.network_config = network_config
         self.resumed_from: Path | None = None
 
     def attach(self, engine: Engine) -> None:
@@ -115,9 +122,10 @@ class TrainingState:
         if last is not None:
             self.resumed_from = last
             CheckpointLoader(os.fspath(last), objects, map_location=self.map_location).attach(engine)
+        extra = None if self.network_config is None else {"network_config": self.network_config}
         saver = Checkpoint(
             objects,
-            AtomicDiskSaver(self.save_dir),
+            AtomicDiskSaver(self.save_dir, extra),
             n_saved=self.n_saved,
             global_step_transform=lambda e, _: e.state.epoch,
             filename_pattern="checkpoint_epoch={global_step}.{ext}",
@@ -142,21 +150,27 @@ class BestModelSaver:
 
     Attach it to a MONAI ``SupervisedEvaluator`` with a ``key_val_metric``: the evaluator records the best value and
     its epoch (``state.best_metric_epoch``); when that is the epoch just completed, the weights are written. A
-    ``DistributedDataParallel`` wrapper is removed first, so the file loads into the bare network. The file is a plain
-    state dict (MONAI model-zoo ``models/model.pt`` form).
+    ``DistributedDataParallel`` wrapper is removed first, so the file loads into the bare network. Without
+    ``network_config`` the file is a plain state dict (MONAI model-zoo ``models/model.pt`` form); with it, the model
+    carries its definition: ``{"model": state dict, "network_config": network_config}``, which MONAI's
+    ``CheckpointLoader(load_dict={"model": net})`` and :func:`monai_pns.inference.load_network` both read.
 
     Args:
         path: the checkpoint file.
         network: the network whose weights are saved.
+        network_config: the network's definition (:func:`monai_pns.inference.network_config`).
 
     Examples::
 
         >>> evaluator = SupervisedEvaluator(..., val_handlers=[BestModelSaver("runs/finetune/model.pt", net)])
     """
 
-    def __init__(self, path: str | os.PathLike, network: torch.nn.Module) -> None:
+    def __init__(
+        self, path: str | os.PathLike, network: torch.nn.Module, network_config: Mapping | None = None
+    ) -> None:
         self.path = Path(path)
         self.network = network
+        self.network_config = network_config
 
     def attach(self, engine: Engine) -> None:
         if not engine.has_event_handler(self, Events.EPOCH_COMPLETED):
@@ -164,4 +178,6 @@ class BestModelSaver:
 
     def __call__(self, engine: Engine) -> None:
         if engine.state.best_metric_epoch == engine.state.epoch:
-            save_atomic(getattr(self.network, "module", self.network).state_dict(), self.path)
+            state = getattr(self.network, "module", self.network).state_dict()
+            saved = state if self.network_config is None else {"model": state, "network_config": self.network_config}
+            save_atomic(saved, self.path)

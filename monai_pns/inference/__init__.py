@@ -3,7 +3,7 @@ the job behind ``python -m monai_pns.infer``."""
 
 from __future__ import annotations
 
-from .checkpoint import NetworkSpec, load_network
+from .checkpoint import NetworkSpec, check_network_config, load_network, network_config, read_network_config
 from .fast import cpu_bf16_support, optimize_network, resolve_precision
 from .onnx_backend import OnnxClipModel
 from .predictor import FramePrediction, VideoPredictor, frame_preprocessing
@@ -20,11 +20,14 @@ __all__ = [
     "PredictionWriter",
     "StreamingPredictor",
     "VideoPredictor",
+    "check_network_config",
     "cpu_bf16_support",
     "frame_preprocessing",
     "load_network",
+    "network_config",
     "open_sources",
     "optimize_network",
+    "read_network_config",
     "resolve_precision",
     "run_inference",
 ]

@@ -7,8 +7,10 @@ Rules, in order:
 2. Otherwise the file holds a state dict of a monai_pns network, either at the top level (``torch.save(
    net.state_dict(), ...)``, the model zoo's ``models/model.pt``) or under ``"network"`` or ``"model"`` (a MONAI
    ``CheckpointSaver`` file saved with ``save_dict={"network": net, "optimizer": ...}``).
-3. The architecture is ``network_config`` when the file holds one (a top-level entry
-   ``{"name": "PNSNet" | "PNSPlusNet", "kwargs": {...}, "clip_length": T}``, every field optional); otherwise it is
+3. The architecture is ``network_config`` when the file holds one (a top-level entry ``{"name": "PNSNet" |
+   "PNSPlusNet", "kwargs": {...}, "clip_length": T, "spatial_size": [H, W], "intensity": {"mean": [...], "std":
+   [...]}}``, every field optional; the bundle's saved models hold all of them, see :func:`network_config`, with the
+   weights under ``"model"``); otherwise it is
    read from the state dict as far as the weights show it: PNS+ when it holds ``ns_global.*`` keys, the number of NS
    blocks, the released size-bound norm (``norm_shape``) or none (``use_norm=False``), the input and output
    channels. Everything else takes the constructor defaults (``radius=3``, default dilations, raw-score
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -31,11 +33,21 @@ from monai_pns.networks import PNSNet, PNSPlusNet
 from monai_pns.networks.nets.pnsnet import OFFICIAL_NORM_SHAPE
 from monai_pns.networks.utils import load_checkpoint_file, load_official_state_dict, load_state_dict_checked
 
-__all__ = ["NETWORKS", "NetworkSpec", "load_network", "network_spec_from_state_dict"]
+__all__ = [
+    "NETWORKS",
+    "NetworkSpec",
+    "check_network_config",
+    "load_network",
+    "network_config",
+    "network_spec_from_state_dict",
+    "read_network_config",
+]
 
 #: the architectures a checkpoint's ``network_config["name"]`` may name
 NETWORKS: dict[str, type[nn.Module]] = {"PNSNet": PNSNet, "PNSPlusNet": PNSPlusNet}
-_CONFIG_FIELDS = ("name", "kwargs", "clip_length")
+_CONFIG_FIELDS = ("name", "kwargs", "clip_length", "spatial_size", "intensity")
+#: the bundle setting behind each ``network_config`` field whose name differs
+_SETTING_NAMES = {"name": "network", "kwargs": "network_kwargs", "intensity": "pixel_mean / pixel_std"}
 #: where a MONAI ``CheckpointSaver`` file holding several objects keeps the network (``save_dict`` keys)
 _STATE_KEYS = ("network", "model")
 
@@ -43,11 +55,14 @@ _STATE_KEYS = ("network", "model")
 @dataclass
 class NetworkSpec:
     """What a checkpoint says about its network: the class name, constructor arguments and, optionally, the clip
-    length (local frames, the PNS+ anchor not counted) it was trained on."""
+    length (local frames, the PNS+ anchor not counted), the input size (H, W) and the per-channel intensity
+    normalisation (``{"mean": [...], "std": [...]}``) it was trained with."""
 
     name: str = "PNSNet"
     kwargs: dict = field(default_factory=dict)
     clip_length: int | None = None
+    spatial_size: tuple[int, int] | None = None
+    intensity: dict | None = None
 
     @property
     def uses_anchor(self) -> bool:
@@ -88,19 +103,121 @@ def network_spec_from_state_dict(state: Mapping[str, torch.Tensor]) -> NetworkSp
     return NetworkSpec(name="PNSPlusNet" if plus else "PNSNet", kwargs=kwargs)
 
 
-def _spec_from_config(config: object, source: str) -> NetworkSpec:
+def _check_config(config: object, source: str) -> Mapping:
+    """``config`` when it has the form of a ``network_config`` (any network name), else a ValueError naming
+    ``source`` and the field at fault."""
     if not isinstance(config, Mapping) or not set(config) <= set(_CONFIG_FIELDS):
         raise ValueError(
             f"'network_config' in {source} must be a dict with keys among {list(_CONFIG_FIELDS)}, got {config!r}."
         )
-    name = look_up_option(config.get("name", "PNSNet"), tuple(NETWORKS))
     kwargs = config.get("kwargs", {})
     clip_length = config.get("clip_length")
+    size = config.get("spatial_size")
+    intensity = config.get("intensity")
     if not isinstance(kwargs, Mapping):
         raise ValueError(f"'network_config' in {source}: 'kwargs' must be a dict, got {kwargs!r}.")
     if clip_length is not None and (not isinstance(clip_length, int) or clip_length < 1):
         raise ValueError(f"'network_config' in {source}: 'clip_length' must be a positive int, got {clip_length!r}.")
-    return NetworkSpec(name=name, kwargs=dict(kwargs), clip_length=clip_length)
+    if size is not None and (not isinstance(size, (list, tuple)) or len(size) != 2):
+        raise ValueError(f"'network_config' in {source}: 'spatial_size' must be [H, W], got {size!r}.")
+    if intensity is not None and (not isinstance(intensity, Mapping) or set(intensity) != {"mean", "std"}):
+        raise ValueError(
+            f"'network_config' in {source}: 'intensity' must be {{'mean': [...], 'std': [...]}}, got {intensity!r}."
+        )
+    return config
+
+
+def _spec_from_config(config: object, source: str) -> NetworkSpec:
+    config = _check_config(config, source)
+    name = look_up_option(config.get("name", "PNSNet"), tuple(NETWORKS))
+    size, intensity = config.get("spatial_size"), config.get("intensity")
+    return NetworkSpec(
+        name=name, kwargs=dict(config.get("kwargs", {})), clip_length=config.get("clip_length"),
+        spatial_size=None if size is None else tuple(size),
+        intensity=None if intensity is None else dict(intensity),
+    )
+
+
+def _plain(value: object, where: str) -> object:
+    """``value`` as the plain types a ``weights_only`` load accepts (tuples become lists), or a ValueError naming
+    ``where``."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
+    raise ValueError(
+        f"{where}={value!r} cannot be stored in a checkpoint: use str, int, float, bool, None, lists and dicts."
+    )
+
+
+def network_config(
+    name: str,
+    kwargs: Mapping,
+    clip_length: int,
+    spatial_size: Sequence[int],
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> dict:
+    """The definition a trained model carries next to its weights (``"network_config"``, rule 3 of this module):
+    everything needed to rebuild the network and feed it, in plain types (``torch.load(..., weights_only=True)``).
+
+    Raises:
+        ValueError: naming the setting that holds a value of another type.
+
+    Examples::
+
+        >>> network_config("PNSNet", {"num_blocks": 1}, 5, (128, 224), (0.5,) * 3, (0.25,) * 3)["spatial_size"]
+        [128, 224]
+    """
+    return _plain(
+        {"name": name, "kwargs": dict(kwargs), "clip_length": clip_length, "spatial_size": spatial_size,
+         "intensity": {"mean": mean, "std": std}},
+        "network_config",
+    )
+
+
+def read_network_config(path: str | os.PathLike) -> dict | None:
+    """The ``network_config`` a checkpoint file holds; None for a file without one (a plain state dict, a released
+    checkpoint) or no file at ``path`` (whoever loads the weights reports that).
+
+    Raises:
+        ValueError: naming the file when it is not a checkpoint or its ``network_config`` is invalid.
+    """
+    if not os.path.isfile(path):
+        return None
+    checkpoint = load_checkpoint_file(path)
+    config = checkpoint.get("network_config") if isinstance(checkpoint, Mapping) else None
+    if config is None:
+        return None
+    return dict(_check_config(config, f"'{os.fspath(path)}'"))
+
+
+def check_network_config(path: str | os.PathLike, settings: Mapping) -> None:
+    """Check that the settings a model is about to run with agree with the ``network_config`` of its checkpoint (none:
+    nothing to check).
+
+    Args:
+        path: the checkpoint file.
+        settings: a :func:`network_config` built from the run's settings.
+
+    Raises:
+        ValueError: naming the file, the field, its value in the checkpoint and in the settings, and the fix.
+    """
+    stored = read_network_config(path)
+    if stored is None:
+        return
+    wanted = _plain(dict(settings), "settings")
+    for key, value in stored.items():
+        given = wanted.get(key)  # type: ignore[union-attr]
+        if given is not None and given != value:
+            setting = _SETTING_NAMES.get(key, key)
+            raise ValueError(
+                f"checkpoint '{os.fspath(path)}' was trained with {key}={value!r} (its network_config), but the "
+                f"settings give {setting}={given!r}: drop that override, or merge the configs the model was trained "
+                "with."
+            )
 
 
 def _network_state(checkpoint: object, source: str) -> Mapping[str, torch.Tensor]:

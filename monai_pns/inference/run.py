@@ -20,6 +20,7 @@ from monai_pns.inference.onnx_backend import OnnxClipModel
 from monai_pns.inference.predictor import VideoPredictor
 from monai_pns.inference.sources import FrameSource, open_sources
 from monai_pns.inference.writers import PredictionWriter
+from monai_pns.transforms import PNS_MEAN, PNS_STD
 from monai_pns.utils import check_output_dir
 
 __all__ = ["BACKENDS", "DEFAULT_CLIP_LENGTH", "run_inference"]
@@ -49,7 +50,13 @@ def _spatial_size(spec: NetworkSpec, requested: Sequence[int] | None, ckpt: str)
             f"checkpoint '{ckpt}' has the size-bound NS norm of {bound[0]}x{bound[1]} inputs, got "
             f"spatial_size={tuple(requested)}."
         )
-    size = tuple(int(s) for s in (requested or bound or (256, 448)))
+    trained = spec.spatial_size
+    if requested is not None and trained is not None and tuple(requested) != tuple(trained):
+        raise ValueError(
+            f"checkpoint '{ckpt}' was trained on {trained[0]}x{trained[1]} inputs (network_config spatial_size), "
+            f"got spatial_size={tuple(requested)}."
+        )
+    size = tuple(int(s) for s in (requested or trained or bound or (256, 448)))
     if len(size) != 2 or min(size) < _STRIDE or size[0] % _STRIDE or size[1] % _STRIDE:
         raise ValueError(f"spatial_size must be two positive multiples of {_STRIDE}, got spatial_size={size}.")
     return size  # type: ignore[return-value]
@@ -97,8 +104,10 @@ def run_inference(
             :func:`~monai_pns.inference.resolve_precision`).
         device: ``"cpu"``, ``"cuda"``, ...; by default CUDA when available.
         clip_length: T; by default the checkpoint's ``network_config`` value, else 5.
-        spatial_size: the network's input (H, W); by default the size a size-bound norm needs, else 256 x 448.
-        normalize: normalise inputs with the training mean and std; by default True, False with ``official``.
+        spatial_size: the network's input (H, W); by default the checkpoint's ``network_config`` value, else the size
+            a size-bound norm needs, else 256 x 448.
+        normalize: normalise inputs with the mean and std of the checkpoint's ``network_config`` (the training
+            defaults without one); by default True, False with ``official``.
         threshold: mask where the probability is greater than this.
         nifti: also write ``masks.nii.gz`` and ``frames.nii.gz``.
         overlay: write ``overlay.mp4``.
@@ -134,9 +143,10 @@ def run_inference(
     else:
         precision = resolve_precision(precision, device)
         model = optimize_network(network, precision, device) if fast else network.to(device)
+    intensity = spec.intensity or {"mean": PNS_MEAN, "std": PNS_STD}
     predictor = VideoPredictor(
         model, size, length, anchor=spec.uses_anchor, normalize=(not official) if normalize is None else normalize,
-        device=device,
+        mean=intensity["mean"], std=intensity["std"], device=device,
     )
     summaries, created = [], []
     try:

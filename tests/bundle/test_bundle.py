@@ -57,12 +57,18 @@ def trained(dataset, tmp_path_factory) -> Path:
 
 
 def test_training_writes_both_phases_and_one_finished_run(trained):
+    definition = {"name": "PNSNet", "kwargs": {}, "clip_length": 5, "spatial_size": [32, 64],
+                  "intensity": {"mean": [0.4733, 0.4487, 0.3949], "std": [0.2267, 0.2201, 0.2238]}}
     for phase in ("pretrain", "finetune"):
-        state = torch.load(trained / phase / "model.pt", weights_only=True)
-        assert "decoder.high_reduce.weight" in state  # a plain PNSNet state dict
+        saved = torch.load(trained / phase / "model.pt", weights_only=True)
+        assert "decoder.high_reduce.weight" in saved["model"]  # a PNSNet state dict and its definition
+        assert saved["network_config"] == definition
         assert [p.name for p in (trained / phase / "state").iterdir()] == ["checkpoint_epoch=1.pt"]
+        last = torch.load(trained / phase / "state" / "checkpoint_epoch=1.pt", weights_only=True)
+        assert last["network_config"] == definition
     # phase 2 trains every weight but keeps phase 1's batch-norm statistics (finetune_freeze_bn)
-    phase1, phase2 = (torch.load(trained / p / "model.pt", weights_only=True) for p in ("pretrain", "finetune"))
+    phase1, phase2 = (torch.load(trained / p / "model.pt", weights_only=True)["model"]
+                      for p in ("pretrain", "finetune"))
     stats = [k for k in phase1 if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     assert len(stats) > 100 and all(torch.equal(phase1[k], phase2[k]) for k in stats)
     assert not torch.equal(phase1["decoder.high_reduce.weight"], phase2["decoder.high_reduce.weight"])

@@ -93,7 +93,8 @@ def trained(dataset, tmp_path_factory) -> tuple[Path, list]:
 def test_train_workflow_has_the_model_zoo_properties_and_runs(trained):
     out, missing = trained
     assert missing == []
-    assert list(torch.load(out / "finetune" / "model.pt", weights_only=True)) == list(PNSNet().state_dict())
+    saved = torch.load(out / "finetune" / "model.pt", weights_only=True)
+    assert list(saved["model"]) == list(PNSNet().state_dict()) and saved["network_config"]["spatial_size"] == [32, 64]
     client = mlflow.MlflowClient(path_to_sqlite_uri(str(out / "mlruns.db")))
     runs = client.search_runs([client.get_experiment_by_name("pns_net").experiment_id])
     assert [(r.info.run_name, r.info.status) for r in runs] == [("zoo", "FINISHED")]
@@ -115,7 +116,7 @@ def test_infer_workflow_has_the_model_zoo_properties_and_runs(trained, dataset):
 
 def _trained_network(checkpoint: Path) -> PNSNet:
     net = PNSNet()
-    net.load_state_dict(torch.load(checkpoint, weights_only=True))
+    net.load_state_dict(torch.load(checkpoint, weights_only=True)["model"])
     return net.eval()
 
 
@@ -125,7 +126,7 @@ def _clips() -> list[torch.Tensor]:
 
 def test_torchscript_export_matches_the_checkpoint(trained, tmp_path):
     checkpoint = trained[0] / "finetune" / "model.pt"
-    common = {"net_id": "network_def", "ckpt_file": str(checkpoint), "meta_file": str(META),
+    common = {"net_id": "network_def", "ckpt_file": str(checkpoint), "key_in_ckpt": "model", "meta_file": str(META),
               "config_file": str(TRAIN)}
     with pytest.raises(Exception, match="getattr's second argument must be a string literal"):
         ckpt_export(filepath=str(tmp_path / "scripted.ts"), **common)  # torch.jit.script: see docs/README.md
@@ -145,8 +146,9 @@ def test_onnx_export_matches_the_checkpoint(trained, tmp_path):
     checkpoint = trained[0] / "finetune" / "model.pt"
     path = tmp_path / "models" / "model.onnx"
     path.parent.mkdir()
-    onnx_export(net_id="network_def", filepath=str(path), ckpt_file=str(checkpoint), meta_file=str(META),
-                config_file=str(TRAIN), use_trace=True, input_shape=CLIP, converter_kwargs={"dynamo": False})
+    onnx_export(net_id="network_def", filepath=str(path), ckpt_file=str(checkpoint), key_in_ckpt="model",
+                meta_file=str(META), config_file=str(TRAIN), use_trace=True, input_shape=CLIP,
+                converter_kwargs={"dynamo": False})
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     net = _trained_network(checkpoint)
     with torch.no_grad():

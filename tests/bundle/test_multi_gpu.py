@@ -112,14 +112,15 @@ def test_two_processes_train_like_one_process(two_processes, one_process):
     assert settings[two]["train_images"] == 16 and settings[two]["train_videos"] == 3
 
     for phase in ("pretrain", "finetune"):
-        state, reference = (torch.load(out / phase / "model.pt", weights_only=True) for out in (two, one_process))
+        state, reference = (torch.load(out / phase / "model.pt", weights_only=True)["model"]
+                            for out in (two, one_process))
         assert list(state) == list(reference) == list(PNSNet().state_dict())  # unwrapped: no "module." prefix
         PNSNet().load_state_dict(state)  # a multi-process checkpoint loads into the single-process network
         worst = max((state[k] - reference[k]).abs().max().item() for k in state)
         assert worst < WEIGHT_TOLERANCE, (phase, worst)
         assert [p.name for p in (two / phase / "state").iterdir()] == ["checkpoint_epoch=1.pt"]
-    pretrained = torch.load(two / "pretrain" / "model.pt", weights_only=True)
-    finetuned = torch.load(two / "finetune" / "model.pt", weights_only=True)
+    pretrained = torch.load(two / "pretrain" / "model.pt", weights_only=True)["model"]
+    finetuned = torch.load(two / "finetune" / "model.pt", weights_only=True)["model"]
     assert max((finetuned[k] - pretrained[k]).abs().max().item() for k in finetuned) > 1e-4  # phase 2 trained
 
     (client, [run]), (ref_client, [ref_run]) = runs_of(two), runs_of(one_process)

@@ -109,3 +109,37 @@ def test_best_model_saver_writes_only_on_a_new_best(tmp_path):
     assert saved[0] is not None and torch.equal(saved[1], saved[0])  # epoch 2 is worse: file unchanged
     assert torch.equal(saved[2], saved[0] + 2)  # epoch 3 is the new best
     assert torch.equal(saved[3], saved[2])  # a tie is not a new best
+
+
+def test_models_carry_their_network_config_and_still_load_and_resume(tmp_path):
+    """With ``network_config``, the best model is ``{"model": weights, "network_config": ...}`` and every epoch
+    checkpoint holds it too; MONAI's ``CheckpointLoader`` loads the best model and resuming works as before."""
+    from monai.handlers import CheckpointLoader
+
+    config = {"name": "Linear", "kwargs": {"in_features": 2}, "spatial_size": [4, 8]}
+    net = torch.nn.Linear(2, 1)
+    evaluator = Engine(lambda e, b: None)
+    evaluator.state.best_metric_epoch = 1
+    evaluator.state.epoch = 1
+    BestModelSaver(tmp_path / "model.pt", net, network_config=config)(evaluator)
+    saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert saved["network_config"] == config and torch.equal(saved["model"]["weight"], net.weight)
+    other = torch.nn.Linear(2, 1)
+    CheckpointLoader(str(tmp_path / "model.pt"), {"model": other})(Engine(lambda e, b: None))
+    assert torch.equal(other.weight, net.weight)
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    data = [{"image": torch.ones(1, 2), "label": torch.ones(1, 1)}]
+
+    def trainer(epochs):
+        state = TrainingState(tmp_path / "state", {"network": net, "optimizer": opt}, network_config=config)
+        return SupervisedTrainer(device=torch.device("cpu"), max_epochs=epochs, train_data_loader=data, network=net,
+                                 optimizer=opt, loss_function=torch.nn.MSELoss(), train_handlers=[state])
+
+    trainer(1).run()
+    assert torch.load(tmp_path / "state" / "checkpoint_epoch=1.pt", weights_only=True)["network_config"] == config
+    resumed = trainer(2)
+    resumed.run()
+    assert resumed.state.iteration == 2 and latest_checkpoint(tmp_path / "state").name == "checkpoint_epoch=2.pt"

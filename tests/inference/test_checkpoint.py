@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from monai_pns.inference import NetworkSpec, load_network
-from monai_pns.inference.checkpoint import network_spec_from_state_dict
+from monai_pns.inference.checkpoint import (
+    check_network_config,
+    network_config,
+    network_spec_from_state_dict,
+    read_network_config,
+)
 from monai_pns.networks import PNSNet, PNSPlusNet
 from tests.networks.reference import random_official_state_dict
 
@@ -72,3 +79,40 @@ def test_released_file_without_official_is_an_error(tmp_path):
     torch.save(random_official_state_dict("pnsnet"), tmp_path / "released.pth")
     with pytest.raises(ValueError, match=r"missing keys \['backbone\.conv1\.0\.weight'.*unexpected keys \['feature_"):
         load_network(tmp_path / "released.pth")
+
+
+def test_network_config_is_plain_and_names_what_is_not(tmp_path):
+    config = network_config("PNSNet", {"norm_shape": (8, 14)}, 5, (128, 224), (0.5, 0.5, 0.5), [0.25] * 3)
+    assert config == {"name": "PNSNet", "kwargs": {"norm_shape": [8, 14]}, "clip_length": 5, "spatial_size": [128, 224],
+                      "intensity": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}}
+    with pytest.raises(ValueError, match=r"network_config\.kwargs\.backbone_weights=PosixPath\('w\.pth'\) cannot be"):
+        network_config("PNSNet", {"backbone_weights": Path("w.pth")}, 5, (128, 224), [0.5] * 3, [0.25] * 3)
+
+
+def test_a_model_with_its_definition_loads_as_trained(tmp_path):
+    net = PNSNet(num_blocks=1, radius=2)
+    config = network_config("PNSNet", {"num_blocks": 1, "radius": 2}, 3, (32, 64), [0.5] * 3, [0.25] * 3)
+    torch.save({"model": net.state_dict(), "network_config": config}, tmp_path / "model.pt")
+    loaded, spec = load_network(tmp_path / "model.pt")
+    assert loaded.ns_blocks[0].radius == 2
+    assert (spec.clip_length, spec.spatial_size, spec.intensity) == (3, (32, 64), {"mean": [0.5] * 3, "std": [0.25] * 3})
+    assert read_network_config(tmp_path / "model.pt") == config
+    check_network_config(tmp_path / "model.pt", config)  # the settings it was trained with
+    with pytest.raises(ValueError) as error:
+        check_network_config(tmp_path / "model.pt", dict(config, spatial_size=[128, 224]))
+    assert str(error.value) == (
+        f"checkpoint '{tmp_path / 'model.pt'}' was trained with spatial_size=[32, 64] (its network_config), but the "
+        "settings give spatial_size=[128, 224]: drop that override, or merge the configs the model was trained with."
+    )
+    with pytest.raises(ValueError, match=r"trained with kwargs=\{'num_blocks': 1, 'radius': 2\} .* give "
+                                         r"network_kwargs=\{\}"):
+        check_network_config(tmp_path / "model.pt", dict(config, kwargs={}))
+
+
+def test_a_plain_state_dict_or_no_file_has_no_definition(tmp_path):
+    torch.save(PNSNet(num_blocks=1).state_dict(), tmp_path / "plain.pt")
+    assert read_network_config(tmp_path / "plain.pt") is None and read_network_config(tmp_path / "none.pt") is None
+    check_network_config(tmp_path / "plain.pt", {"spatial_size": [1, 1]})  # nothing to contradict
+    torch.save({"model": {}, "network_config": {"spatial_size": [32]}}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"'spatial_size' must be \[H, W\], got \[32\]"):
+        read_network_config(tmp_path / "bad.pt")
