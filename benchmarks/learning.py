@@ -102,6 +102,8 @@ SUBSETS = ("polyp", "ambiguous")
 CURVES = ("pretrain/loss", "pretrain/val_maxDice", "finetune/loss", "finetune/val_maxDice")
 #: state-dict prefixes of the modules phase 1 never runs (PNSNet's NS blocks): not taken from a shared phase-1 model
 PHASE2_ONLY = ("ns_blocks.",)
+#: settings of phase 2 only: they do not name a phase-1 model's work folder
+PHASE2_SETTINGS = ("finetune_epochs", "clips_per_video")
 #: 8-bit prediction codes counted as polyp: probability >= 0.5 once rounded (``probability_to_uint8(0.5) == 128``)
 POSITIVE_CODE = 128
 ABLATION_ROWS = tuple(sorted(p.stem for p in ABLATION.glob("row*.json")))
@@ -621,7 +623,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
                        args.shared_phase1)
     folders: dict[str, Path] = {}
     for exp in experiments:
-        spec = {"data": data_params, "common": {k: v for k, v in common.items() if not k.endswith(("_dir", "_root"))},
+        unused = PHASE2_SETTINGS if exp.phase1_only else ()  # a phase-1 model is reused whatever phase 2 does
+        spec = {"data": data_params,
+                "common": {k: v for k, v in common.items() if not k.endswith(("_dir", "_root")) and k not in unused},
                 "configs": {str(c.relative_to(ROOT)): _file_hash(c) for c in (TRAIN, EVALUATE, *exp.configs)},
                 "overrides": exp.overrides, "seed": exp.seed, "phase1_only": exp.phase1_only,
                 "parent": None if exp.phase1_from is None else folders[exp.phase1_from].name}
