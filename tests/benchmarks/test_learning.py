@@ -281,3 +281,15 @@ def test_only_trains_the_named_models_once_their_start_is_finished(smoke, tmp_pa
     assert result["experiments"]["pnsnet_static-s0"] == json.loads(
         (work_dir(tmp, "pnsnet_static") / "benchmark.json").read_text())
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_phase1_models_are_reused_whatever_phase2_does(smoke, tmp_path):
+    """A phase-1 model's folder is not named by phase-2 settings: another phase-2 schedule finds the finished one."""
+    tmp, report = smoke
+    args = [*tiny_args(tmp)[:-2], "--out", str(tmp_path / "out"), "--only", "pnsnet_phase1-s0"]
+    other = learning.main([*args, "--finetune-epochs", "3", "--clips-per-video", "2"])
+    assert other["experiments"]["pnsnet_phase1-s0"] == report["experiments"]["pnsnet_phase1-s0"]
+    assert len(list((tmp / "work").glob("pnsnet_phase1-s0-*"))) == 1
+    with pytest.raises(ValueError, match="it starts from 'pnsnet_phase1-s0', which is not finished"):
+        learning.main([*tiny_args(tmp)[:-2], "--out", str(tmp_path / "out"), "--pretrain-epochs", "2",
+                       "--only", "pnsnet-s0"])  # a phase-1 setting names another folder
