@@ -103,7 +103,7 @@ CURVES = ("pretrain/loss", "pretrain/val_maxDice", "finetune/loss", "finetune/va
 #: state-dict prefixes of the modules phase 1 never runs (PNSNet's NS blocks): not taken from a shared phase-1 model
 PHASE2_ONLY = ("ns_blocks.",)
 #: settings of phase 2 only: they do not name a phase-1 model's work folder
-PHASE2_SETTINGS = ("finetune_epochs", "clips_per_video")
+PHASE2_SETTINGS = ("finetune_epochs", "clips_per_video", "ns_lr_multiplier", "learning_rate", "finetune_freeze_bn")
 #: 8-bit prediction codes counted as polyp: probability >= 0.5 once rounded (``probability_to_uint8(0.5) == 128``)
 POSITIVE_CODE = 128
 ABLATION_ROWS = tuple(sorted(p.stem for p in ABLATION.glob("row*.json")))
@@ -546,6 +546,14 @@ def _markdown(report: dict, tables: Mapping[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _bundle_setting(text: str) -> tuple[str, object]:
+    """``ID=VALUE`` (VALUE in JSON) -> ``(ID, value)``; argparse reports a ValueError as a usage error."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"expected ID=VALUE, got {text!r}")
+    return key, json.loads(value)
+
+
 def _selected(experiments: Sequence[Experiment], names: Sequence[str], folders: Mapping[str, Path]) -> list[Experiment]:
     """The experiments named by ``--only``, each checked: planned, and the model it starts from finished.
 
@@ -589,6 +597,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--clips-per-video", type=int, default=None,
                         help="phase-2 windows per training video and epoch (default: the bundle's)")
     parser.add_argument("--val-interval", type=int, default=1, help="epochs between validations")
+    parser.add_argument("--set", nargs="+", default=[], metavar="ID=VALUE", type=_bundle_setting,
+                        help="other bundle settings for every model, VALUE in JSON (e.g. ns_lr_multiplier=30)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="training time flagged as over budget")
     parser.add_argument("--work", default=str(ROOT / "runs" / "learning"), help="folder of the models' runs")
@@ -619,6 +629,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     }
     if args.clips_per_video is not None:
         common["clips_per_video"] = args.clips_per_video
+    common.update(dict(args.set))
     experiments = plan(suites, args.seeds, args.rows, {"finetune_epochs": ablation_epochs}, args.baselines,
                        args.shared_phase1)
     folders: dict[str, Path] = {}

@@ -6,7 +6,7 @@ Importing this package registers the Res2Net-50 v1b backbone with MONAI's Flexib
 
 from __future__ import annotations
 
-from .blocks import LightRFB, NSBlock, PNSDecoder
+from .blocks import LightRFB, NSBlock, PNSDecoder, ns_parameter_groups
 from .layers import relevance_measuring, spatial_temporal_aggregation
 from .nets import PNSNet, PNSPlusNet, Res2Net, Res2NetBottleneck, Res2NetEncoder, load_res2net_weights
 from .utils import convert_official_state_dict, load_state_dict_checked
@@ -23,6 +23,7 @@ __all__ = [
     "convert_official_state_dict",
     "load_res2net_weights",
     "load_state_dict_checked",
+    "ns_parameter_groups",
     "relevance_measuring",
     "spatial_temporal_aggregation",
 ]

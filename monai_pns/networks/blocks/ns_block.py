@@ -13,7 +13,7 @@ from monai_pns.networks.layers.ns_ops import (
 from monai_pns.networks.layers.tracing import is_exporting
 from monai_pns.networks.utils import clip_to_frames, frames_to_clip
 
-__all__ = ["NSBlock"]
+__all__ = ["NSBlock", "ns_parameter_groups"]
 
 
 def _max_softmax(scores: torch.Tensor) -> torch.Tensor:
@@ -185,3 +185,22 @@ class NSBlock(nn.Module):
         if self.soft_attention:
             out = out * torch.stack(gates).amax(dim=0)
         return out + x if self.residual else out
+
+
+def ns_parameter_groups(network: nn.Module, lr: float, ns_lr_multiplier: float = 1.0) -> list[dict]:
+    """Optimizer parameter groups of ``network``: the parameters of its :class:`NSBlock` modules at
+    ``lr * ns_lr_multiplier``, all others at ``lr`` (one group when it has no NS block).
+
+    With ``zero_init`` NS blocks a fine-tuning run starts from the network without them; at the backbone's learning
+    rate their output projection stays small for hundreds of steps, and a larger step for them alone lets the
+    attention grow without moving the rest faster.
+
+    Examples::
+
+        >>> torch.optim.Adam(ns_parameter_groups(PNSNet(zero_init=True), lr=1e-4, ns_lr_multiplier=10))
+    """
+    ns_params = {id(p) for m in network.modules() if isinstance(m, NSBlock) for p in m.parameters()}
+    groups = [{"params": [p for p in network.parameters() if id(p) not in ns_params], "lr": lr}]
+    if ns_params:
+        groups.append({"params": [p for p in network.parameters() if id(p) in ns_params], "lr": lr * ns_lr_multiplier})
+    return groups

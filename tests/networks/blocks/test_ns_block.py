@@ -225,3 +225,29 @@ def test_export_and_onnx_parity(tmp_path):
     session = onnxruntime.InferenceSession(str(tmp_path / "ns_block.onnx"), providers=["CPUExecutionProvider"])
     (onnx_out,) = session.run(None, {"x": x.numpy()})
     assert np.abs(onnx_out - expected.numpy()).max() <= 1e-4
+
+
+def test_ns_parameter_groups_split_every_parameter_once():
+    from monai.networks.nets import UNet
+
+    from monai_pns.networks import PNSNet, PNSPlusNet, ns_parameter_groups
+
+    for net, blocks in ((PNSNet(num_blocks=2), 2), (PNSPlusNet(), 2)):
+        rest, ns = ns_parameter_groups(net, lr=1e-4, ns_lr_multiplier=30)
+        assert rest["lr"] == 1e-4 and ns["lr"] == pytest.approx(3e-3)
+        assert len(ns["params"]) == blocks * len(list(NSBlock(32).parameters()))
+        ids = [id(p) for p in rest["params"] + ns["params"]]
+        assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in net.parameters()}
+    unet = UNet(spatial_dims=2, in_channels=3, out_channels=1, channels=(4, 8), strides=(2,))
+    (only,) = ns_parameter_groups(unet, lr=1e-3, ns_lr_multiplier=30)
+    assert only["lr"] == 1e-3 and len(only["params"]) == len(list(unet.parameters()))
+    # Adam's first step moves each parameter by about its group's lr: the NS blocks' 30 times further
+    block = NSBlock(8, num_groups=2, radius=1, zero_init=True)
+    net = nn.Sequential(nn.Conv3d(8, 8, 1), block)
+    optimizer = torch.optim.Adam(ns_parameter_groups(net, lr=1e-3, ns_lr_multiplier=30))
+    before = [p.detach().clone() for p in net.parameters()]
+    net(torch.randn(1, 8, 2, 4, 5)).square().mean().backward()
+    optimizer.step()
+    steps = [(p - b).abs().max().item() for p, b in zip(net.parameters(), before)]
+    assert steps[0] == pytest.approx(1e-3, rel=1e-3) and block.out_proj.weight.abs().max().item() == pytest.approx(
+        3e-2, rel=1e-3)
