@@ -69,7 +69,8 @@ def clip_to_frames(x: torch.Tensor) -> torch.Tensor:
 
 def frames_to_clip(x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """(B*T, C, H, W) -> (B, C, T, H, W), the inverse of :func:`clip_to_frames` (a view: no copy is made)."""
-    return x.view(batch_size, -1, *x.shape[1:]).transpose(1, 2)
+    _, c, h, w = x.shape
+    return x.view(batch_size, -1, c, h, w).transpose(1, 2)
 
 
 def _archive_damage(path: str) -> str | None:

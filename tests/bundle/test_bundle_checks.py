@@ -1,5 +1,6 @@
-"""MONAI's own checks on bundles/pns_net: the metadata against the vendored schema (offline), the model-zoo workflow
-properties of the train and infer workflows with tiny runs, TorchScript and ONNX exports of the trained model."""
+"""MONAI's own checks on bundles/pns_net: the metadata against the vendored schema (offline) and against the default
+configs, the JSON formatting of the model zoo's pre-commit hook, the model-zoo workflow properties of the train and
+infer workflows with tiny runs, TorchScript (script and trace) and ONNX exports of the trained model."""
 
 from __future__ import annotations
 
@@ -58,6 +59,29 @@ def test_metadata_without_a_required_field_fails(offline, tmp_path):
         verify_metadata(meta_file=str(tmp_path / "metadata.json"), filepath=str(SCHEMA), hash_val=SCHEMA_MD5)
 
 
+@pytest.mark.parametrize("path", sorted(BUNDLE.rglob("*.json")), ids=lambda p: p.name)
+def test_json_files_are_formatted_as_the_model_zoo_hook_formats_them(path):
+    """The model zoo's pre-commit hook `pretty-format-json --autofix --no-sort-keys --indent 4` (pre-commit-hooks)
+    rewrites a file to json.dumps(..., indent=4, ensure_ascii=True) of its content, keys in their order, plus one
+    newline: a file that differs fails the hook."""
+    text = path.read_text()
+    assert text == json.dumps(json.loads(text), indent=4, ensure_ascii=True) + "\n"
+
+
+def test_metadata_shapes_and_ranges_are_those_of_the_default_configs():
+    metadata = json.loads(META.read_text())
+    train = json.loads(TRAIN.read_text())
+    io = metadata["network_data_format"]
+    clip = [train["clip_length"], *train["spatial_size"]]  # (T, H, W): verify_net_in_out feeds (1, C, T, H, W)
+    assert io["inputs"]["image"]["spatial_shape"] == io["outputs"]["pred"]["spatial_shape"] == clip
+    assert io["post_processed_outputs"]["pred"]["spatial_shape"] == clip
+    low, high = io["inputs"]["image"]["value_range"]
+    mean, std = np.array(train["pixel_mean"]), np.array(train["pixel_std"])
+    assert low <= (-mean / std).min() and high >= ((1 - mean) / std).max()  # [0, 1] frames, normalised
+    assert io["outputs"]["pred"]["value_range"] == [] and io["post_processed_outputs"]["pred"]["value_range"] == [0, 1]
+    assert metadata["eval_metrics"] and all(k.startswith("synthetic_test_") for k in metadata["eval_metrics"])
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "synthetic"
@@ -84,7 +108,8 @@ def trained(dataset, tmp_path_factory) -> tuple[Path, list]:
     torch.save(PNSNet().state_dict(), out / "pretrain" / "model.pt")
     flow = workflow("train", [TRAIN], "finetuning", dataset_dir=str(dataset), output_dir=str(out), run_name="zoo")
     missing = flow.check_properties()
-    assert flow.max_epochs == 1 and flow.val_interval == 1 and len(flow.train_dataset) == 3
+    # 3 training videos (one of 4 validates), each drawn clips_per_video (default 4) times per epoch
+    assert flow.max_epochs == 1 and flow.val_interval == 1 and len(flow.train_dataset) == 3 * 4
     flow.run()
     flow.finalize()
     return out, missing
@@ -124,22 +149,27 @@ def _clips() -> list[torch.Tensor]:
     return [torch.randn(*CLIP, generator=torch.Generator().manual_seed(seed)) for seed in (1, 2)]
 
 
-def test_torchscript_export_matches_the_checkpoint(trained, tmp_path):
+@pytest.mark.parametrize("use_trace", [False, True], ids=["script", "trace"])
+def test_torchscript_export_with_inference_json_alone_matches_the_checkpoint(trained, tmp_path, use_trace):
+    """MONAI's ckpt_export as the model zoo runs it (inference.json alone); inference.json reads the network's
+    definition from `ckpt_path`, hence that override. Script mode (the default) compiles the network; trace mode records
+    it at one input size."""
     checkpoint = trained[0] / "finetune" / "model.pt"
-    common = {"net_id": "network_def", "ckpt_file": str(checkpoint), "key_in_ckpt": "model", "meta_file": str(META),
-              "config_file": str(TRAIN)}
-    with pytest.raises(Exception, match="getattr's second argument must be a string literal"):
-        ckpt_export(filepath=str(tmp_path / "scripted.ts"), **common)  # torch.jit.script: see docs/README.md
     path = tmp_path / "models" / "model.ts"
     path.parent.mkdir()
-    ckpt_export(filepath=str(path), use_trace=True, input_shape=CLIP, converter_kwargs={"check_trace": False}, **common)
-    scripted, meta, extra = load_net_with_metadata(str(path), more_extra_files=["train.json"])
+    trace = {"use_trace": True, "input_shape": CLIP, "converter_kwargs": {"check_trace": False}} if use_trace else {}
+    ckpt_export(net_id="network_def", filepath=str(path), ckpt_file=str(checkpoint), key_in_ckpt="model",
+                meta_file=str(META), config_file=str(INFERENCE), ckpt_path=str(checkpoint), **trace)
+    exported, meta, extra = load_net_with_metadata(str(path), more_extra_files=["inference.json"])
     assert meta["version"] == json.loads(META.read_text())["version"]
-    assert json.loads(extra["train.json"]) == json.loads(TRAIN.read_text())
+    assert json.loads(extra["inference.json"]) == json.loads(INFERENCE.read_text())
+    inputs = _clips()
+    if not use_trace:  # compiled, not recorded: other clip sizes and image batches (the static path) run too
+        inputs += [torch.randn(1, 3, 3, 48, 96), torch.randn(2, 3, 32, 64)]
     net = _trained_network(checkpoint)
     with torch.no_grad():
-        for clip in _clips():
-            assert_same_logits(scripted(clip).numpy(), net(clip).numpy())
+        for x in inputs:
+            assert_same_logits(exported(x).numpy(), net(x).numpy())
 
 
 def test_onnx_export_matches_the_checkpoint(trained, tmp_path):

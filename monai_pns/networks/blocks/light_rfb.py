@@ -92,4 +92,7 @@ class LightRFB(nn.Module):
         """(B, in_channels, H, W) -> (B, out_channels, H, W)."""
         weights = self.excitation(x.mean(dim=(2, 3)))
         reduced = self.reduce(x * weights[:, :, None, None])
-        return self.fuse(torch.cat([x, *(branch(reduced) for branch in self.branches)], dim=1))
+        features = [x]
+        for branch in self.branches:
+            features.append(branch(reduced))
+        return self.fuse(torch.cat(features, dim=1))

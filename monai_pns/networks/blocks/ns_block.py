@@ -148,7 +148,7 @@ class NSBlock(nn.Module):
         if self.norm is None:
             return q
         b, c, t, h, w = q.shape
-        if isinstance(self.norm, nn.GroupNorm):
+        if self.norm_shape is None:  # the GroupNorm
             return frames_to_clip(self.norm(clip_to_frames(q)), b)
         groups = q.view(b, self.num_groups, c // self.num_groups, t, h, w).transpose(2, 3)  # (B, N, T, C/N, H, W)
         return self.norm(groups).transpose(2, 3).reshape(b, c, t, h, w)
@@ -162,18 +162,18 @@ class NSBlock(nn.Module):
         Returns:
             (B, C, Tq, H, W).
         """
-        if not is_exporting():
+        if not torch.jit.is_scripting() and not is_exporting():  # TorchScript compiles no check
             self._check_input(x, context)
         source = x if context is None else context
         keys, values = self.key(source), self.value(source)
         # the ops take one dtype; under autocast the norm may return float32 next to low-precision keys
         queries = (self._normalize_queries(self.query(x)) * self.scale).to(keys.dtype)
 
-        aggregated, gates = [], []
-        for q, k, v, dilation in zip(
-            queries.chunk(self.num_groups, 1), keys.chunk(self.num_groups, 1), values.chunk(self.num_groups, 1),
-            self.dilations,
-        ):
+        aggregated: list[torch.Tensor] = []
+        gates: list[torch.Tensor] = []
+        groups = queries.chunk(self.num_groups, 1), keys.chunk(self.num_groups, 1), values.chunk(self.num_groups, 1)
+        for i, dilation in enumerate(self.dilations):  # TorchScript cannot zip lists with a tuple
+            q, k, v = groups[0][i], groups[1][i], groups[2][i]
             scores = relevance_measuring(q, k, self.radius, dilation)  # (B, Tk*(2r+1)^2, Tq, H, W)
             probs = scores.softmax(dim=1) if self.softmax_aggregation else None
             weights = scores if probs is None else probs

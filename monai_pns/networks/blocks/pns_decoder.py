@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -71,7 +69,7 @@ class PNSDecoder(nn.Module):
         self.dropout = nn.Dropout2d(dropout)
         self.head = nn.Conv2d(mid_channels, out_channels, kernel_size=1, bias=False)
 
-    def forward(self, low: torch.Tensor, high: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    def forward(self, low: torch.Tensor, high: torch.Tensor, size: list[int]) -> torch.Tensor:
         """
         Args:
             low: (B, low_channels, h, w), the stride-8 feature.
@@ -83,7 +81,10 @@ class PNSDecoder(nn.Module):
         """
         high = F.interpolate(high, size=low.shape[2:], mode="bilinear", align_corners=False)
         halves = torch.split(self.high_reduce(high), self.split, dim=1)
-        high = self.high_norm(torch.cat([conv(h) for conv, h in zip(self.high_convs, halves)], dim=1))
+        convolved: list[torch.Tensor] = []
+        for i, conv in enumerate(self.high_convs):  # TorchScript cannot zip a ModuleList with a list
+            convolved.append(conv(halves[i]))
+        high = self.high_norm(torch.cat(convolved, dim=1))
         fused = self.refine(self.act(high + self.low_norm(self.low_reduce(low))))
         logits = self.head(self.dropout(fused))
-        return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)

@@ -98,9 +98,25 @@ def _neighbourhood(x: torch.Tensor, radius: int, dilation: int) -> torch.Tensor:
     h, w = x.shape[3:]
     size, pad = 2 * radius + 1, radius * dilation
     padded = F.pad(x, (pad, pad, pad, pad))
-    offsets = [(ky * dilation, kx * dilation) for ky in range(size) for kx in range(size)]
-    windows = [padded[..., dy : dy + h, dx : dx + w] for dy, dx in offsets]
+    windows: list[torch.Tensor] = []
+    for ky in range(size):
+        for kx in range(size):
+            dy, dx = ky * dilation, kx * dilation
+            windows.append(padded[..., dy : dy + h, dx : dx + w])
     return torch.stack(windows, dim=3)
+
+
+def _exported_relevance(query: torch.Tensor, key: torch.Tensor, radius: int, dilation: int) -> torch.Tensor:
+    """:func:`relevance_measuring` in the export formulation (one einsum over :func:`_neighbourhood`)."""
+    scores = torch.einsum("bcthw,bcsnhw->bsnthw", query, _neighbourhood(key, radius, dilation))
+    return scores.flatten(1, 2)
+
+
+def _exported_aggregation(weight: torch.Tensor, value: torch.Tensor, radius: int, dilation: int) -> torch.Tensor:
+    """:func:`spatial_temporal_aggregation` in the export formulation (one einsum over :func:`_neighbourhood`)."""
+    size = 2 * radius + 1  # not (2r+1) ** 2: a float in TorchScript
+    weight = weight.unflatten(1, (value.shape[2], size * size))
+    return torch.einsum("bsnthw,bcsnhw->bcthw", weight, _neighbourhood(value, radius, dilation))
 
 
 class _RelevanceFunction(torch.autograd.Function):
@@ -175,6 +191,8 @@ def relevance_measuring(query: torch.Tensor, key: torch.Tensor, radius: int, dil
         >>> relevance_measuring(q, k, radius=3, dilation=1).shape
         torch.Size([2, 245, 5, 16, 28])
     """
+    if torch.jit.is_scripting():  # TorchScript compiles this branch alone: the export formulation, unchecked
+        return _exported_relevance(query, key, radius, dilation)
     _check_window(radius, dilation)
     if query.ndim != 5 or key.ndim != 5:
         raise ValueError(f"query and key must be 5-D (B, C, T, H, W), got {tuple(query.shape)} and {tuple(key.shape)}.")
@@ -184,8 +202,7 @@ def relevance_measuring(query: torch.Tensor, key: torch.Tensor, radius: int, dil
         )
     check_same_device_and_dtype(query=query, key=key)
     if is_exporting():
-        scores = torch.einsum("bcthw,bcsnhw->bsnthw", query, _neighbourhood(key, radius, dilation))
-        return scores.flatten(1, 2)
+        return _exported_relevance(query, key, radius, dilation)
     if _needs_grad(query, key):
         return _RelevanceFunction.apply(query, key, radius, dilation)
     return _relevance(query, key, radius, dilation)
@@ -211,6 +228,8 @@ def spatial_temporal_aggregation(weight: torch.Tensor, value: torch.Tensor, radi
         >>> spatial_temporal_aggregation(w, v, radius=3, dilation=1).shape
         torch.Size([2, 8, 5, 16, 28])
     """
+    if torch.jit.is_scripting():  # TorchScript compiles this branch alone: the export formulation, unchecked
+        return _exported_aggregation(weight, value, radius, dilation)
     _check_window(radius, dilation)
     if weight.ndim != 5 or value.ndim != 5:
         raise ValueError(
@@ -221,12 +240,11 @@ def spatial_temporal_aggregation(weight: torch.Tensor, value: torch.Tensor, radi
     if (weight.shape[0], weight.shape[1], *weight.shape[3:]) != expected:
         raise ValueError(
             f"weight must be (B, Tk*(2r+1)^2, Tq, H, W) = (B, {value.shape[2]}*{window}, Tq, H, W) for value "
-            f"{tuple(value.shape)} and {radius=}, got weight {tuple(weight.shape)}."
+            f"{tuple(value.shape)} and radius={radius}, got weight {tuple(weight.shape)}."
         )
     check_same_device_and_dtype(weight=weight, value=value)
     if is_exporting():
-        weight = weight.unflatten(1, (value.shape[2], window))
-        return torch.einsum("bsnthw,bcsnhw->bcthw", weight, _neighbourhood(value, radius, dilation))
+        return _exported_aggregation(weight, value, radius, dilation)
     if _needs_grad(weight, value):
         return _AggregationFunction.apply(weight, value, radius, dilation)
     return _aggregation(weight, value, radius, dilation)

@@ -51,6 +51,8 @@ class _PNSBase(nn.Module):
         self.decoder = PNSDecoder(low_channels, high_channels, out_channels, dropout=dropout)
 
     def _check_input(self, x: torch.Tensor, video_only: bool = False) -> None:
+        """Raise a ValueError for an input the network cannot take; ``video_only``: a PNS+ input, (B, C, 1 + T, H, W)
+        with T >= 1."""
         ndims = (5,) if video_only else (4, 5)
         layout = "(B, C, T, H, W)" if video_only else "(B, C, H, W) or (B, C, T, H, W)"
         if x.ndim not in ndims:
@@ -65,6 +67,10 @@ class _PNSBase(nn.Module):
             raise ValueError(
                 f"this network's NS norm is bound to {size} inputs (norm_shape={self.norm_shape}), got "
                 f"{height}x{width}; build it with norm_shape=None for any size."
+            )
+        if video_only and x.shape[2] < 2:
+            raise ValueError(
+                f"{type(self).__name__} expects an anchor and at least one local frame, got {tuple(x.shape)}."
             )
 
     def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,7 +205,7 @@ class PNSNet(_PNSBase):
         Returns:
             logits (B, out_channels, T, H, W) or (B, out_channels, H, W).
         """
-        if not is_exporting():
+        if not torch.jit.is_scripting() and not is_exporting():  # TorchScript compiles no check
             self._check_input(x)
         if x.ndim == 4:
             low, high = self.encode(x)
@@ -314,10 +320,8 @@ class PNSPlusNet(_PNSBase):
         Returns:
             logits (B, out_channels, T, H, W) for the T local frames.
         """
-        if not is_exporting():
+        if not torch.jit.is_scripting() and not is_exporting():  # TorchScript compiles no check
             self._check_input(x, video_only=True)
-            if x.shape[2] < 2:
-                raise ValueError(f"PNSPlusNet expects an anchor and at least one local frame, got {tuple(x.shape)}.")
         b = x.shape[0]
         low, high = self.encode(clip_to_frames(x))
         refined = self.refine(frames_to_clip(high, b))  # (B, C', T, h', w') from (B, C', 1 + T, h', w')

@@ -179,9 +179,10 @@ class Res2Net(nn.Module):
         x = self.act(self.bn1(self.conv1(x)))
         features = [x]
         x = self.maxpool(x)
-        for name in self.stage_names:
-            x = getattr(self, name)(x)
-            features.append(x)
+        for name, stage in self.named_children():  # not getattr(self, name): TorchScript unrolls this loop
+            if name in self.stage_names:
+                x = stage(x)
+                features.append(x)
         return features
 
 
