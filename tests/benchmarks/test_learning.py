@@ -77,7 +77,7 @@ def test_each_model_runs_its_phases_through_the_bundle(smoke):
     assert settings["pnsnet-s0"] == ("PNSNet", "AutocastInferer")
     assert settings["pnsnet_static-s0"] == settings["pnsnet_phase1-s0"] == ("PNSNet", "FrameWiseInferer")
     assert settings["unet-s0"] == ("UNet", "FrameWiseInferer") and settings["basic_unet-s0"][0] == "BasicUNet"
-    assert report["experiments"]["row1_base-s0"]["settings"]["network_kwargs"] == {"num_blocks": 0}
+    assert report["experiments"]["row1_base-s0"]["settings"]["network_kwargs"] == {"zero_init": True, "num_blocks": 0}
 
 
 def test_shared_phase_1_model(smoke):

@@ -50,7 +50,7 @@ def test_video_model_exports_to_onnx(tmp_path):
         expected = net(clip).numpy()
         ns_effect = np.abs(expected - without_ns(clip).numpy()).max()
     assert logits.shape == (1, 1, 5, 256, 448)
-    assert 1.0 < np.abs(expected).max() < 100.0 and ns_effect > 0.05  # the tolerance below is meaningful
+    assert 1.0 < np.abs(expected).max() < 100.0 and ns_effect > 0.01  # >= 100x the tolerance below
     np.testing.assert_allclose(logits, expected, rtol=0, atol=1e-4)
 
 
