@@ -82,7 +82,7 @@ def test_each_model_runs_its_phases_through_the_bundle(smoke):
 
 def test_shared_phase_1_model(smoke):
     tmp, _ = smoke
-    phase1 = torch.load(work_dir(tmp, "pnsnet_phase1-s0") / "pretrain" / "model.pt", weights_only=True)
+    phase1 = torch.load(work_dir(tmp, "pnsnet_phase1-s0") / "pretrain" / "model.pt", weights_only=True)["model"]
     video, static, row1 = (torch.load(work_dir(tmp, name) / "phase1_start.pt", weights_only=True)
                            for name in ("pnsnet-s0", "pnsnet_static-s0", "row1_base-s0"))
     assert set(static) == set(video) == set(phase1) and not any(k.startswith("ns_blocks.") for k in row1)

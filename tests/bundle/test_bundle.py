@@ -57,7 +57,7 @@ def trained(dataset, tmp_path_factory) -> Path:
 
 
 def test_training_writes_both_phases_and_one_finished_run(trained):
-    definition = {"name": "PNSNet", "kwargs": {}, "clip_length": 5, "spatial_size": [32, 64],
+    definition = {"name": "PNSNet", "kwargs": {"zero_init": True}, "clip_length": 5, "spatial_size": [32, 64],
                   "intensity": {"mean": [0.4733, 0.4487, 0.3949], "std": [0.2267, 0.2201, 0.2238]}}
     for phase in ("pretrain", "finetune"):
         saved = torch.load(trained / phase / "model.pt", weights_only=True)
@@ -101,7 +101,8 @@ def test_phase2_starts_from_the_phase1_models_function(trained):
     parser = ConfigParser(ConfigParser.load_config_files([str(TRAIN)]))
     torch.manual_seed(0)
     net = parser.get_parsed_content("network_def")
-    result = net.load_state_dict(torch.load(trained / "pretrain" / "model.pt", weights_only=True), strict=False)
+    phase1 = torch.load(trained / "pretrain" / "model.pt", weights_only=True)["model"]
+    result = net.load_state_dict(phase1, strict=False)
     assert result.unexpected_keys == [] and result.missing_keys
     assert all(k.startswith("ns_blocks.") for k in result.missing_keys)
     clip = torch.randn(1, 3, 5, 32, 64)
@@ -326,7 +327,8 @@ def test_each_ablation_row_trains_through_the_bundle(row, dataset, tmp_path):
     the NS blocks take part in; phase 1 skipped, no validation)."""
     out = tmp_path / row
     one_iteration = {
-        "pretrain_phase": False, "train_cases": "$@video_split[0][:1]", "val_interval": 2, "use_mlflow": False,
+        "pretrain_phase": False, "train_cases": "$@video_split[0][:1]", "clips_per_video": 1, "val_interval": 2,
+        "use_mlflow": False,
     }
     run("training", [TRAIN, ROOT / "configs" / "ablation" / f"{row}.json"], dataset_dir=dataset, output_dir=str(out),
         **one_iteration)
