@@ -13,6 +13,7 @@ import torch.multiprocessing as mp
 
 from monai_pns.distributed import (
     TORCHRUN_VARIABLES,
+    barrier,
     check_gpu_count,
     distributed_device,
     finalize_distributed,
@@ -21,7 +22,8 @@ from monai_pns.distributed import (
     launch_environment,
     run_on_main_process,
 )
-from tests.stand_ins import world_of_one
+from monai_pns.handlers import AtomicDiskSaver, TrainingState
+from tests.stand_ins import free_port, world_of_one
 
 
 def test_launch_environment_names_the_missing_variables():
@@ -133,3 +135,94 @@ def test_run_on_main_process_computes_once_and_shares_results_and_errors(tmp_pat
 def test_outside_a_process_group_everything_is_local():
     assert not dist.is_initialized() and is_main_process()
     assert run_on_main_process(lambda: 7) == 7
+
+
+# --- each helper on its own in a group of 2 gloo processes, joined as torchrun starts them ------------------------
+
+
+def _helpers_worker(rank: int, port: int, folder: str, out_dir: str) -> None:
+    from pathlib import Path
+
+    torch.set_num_threads(1)
+    os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    root = Path(folder)
+    out = {"rank": init_distributed("cpu", timeout=60)}
+    out["group"] = (dist.get_backend(), dist.get_world_size(), idist.get_world_size())
+    out["main"] = is_main_process()
+
+    # barrier: every process calls the collective once; what process 1 wrote before it is there after it
+    calls, real = [], dist.barrier
+    dist.barrier = lambda *args, **kwargs: (calls.append(1), real(*args, **kwargs))[1]
+    try:
+        if rank == 1:
+            (root / "before_barrier").write_text("1")
+        barrier()
+    finally:
+        dist.barrier = real
+    out["barrier"] = (len(calls), (root / "before_barrier").is_file())
+
+    # AtomicDiskSaver: process 0 writes; process 1's later write and its remove are no-ops
+    saver = AtomicDiskSaver(root / "state")
+    if rank == 0:
+        saver({"w": torch.tensor([0])}, "c.pt")
+    dist.barrier()
+    if rank == 1:
+        saver({"w": torch.tensor([1])}, "c.pt")
+        saver.remove("c.pt")
+        AtomicDiskSaver(root / "only_1")({"w": torch.tensor([1])}, "c.pt")
+    dist.barrier()
+    out["saver"] = (torch.load(root / "state" / "c.pt", weights_only=True)["w"].item(), (root / "only_1").exists())
+
+    # TrainingState's pruning: only process 0 removes old epoch files
+    prune = root / "prune"
+    state = TrainingState(prune, {}, n_saved=1)
+    if rank == 0:
+        prune.mkdir()
+        for n in (1, 2):
+            (prune / f"checkpoint_epoch={n}.pt").write_bytes(b"")
+    dist.barrier()
+    pruned = []
+    for turn in (1, 0):
+        if rank == turn:
+            state._prune(None)
+        dist.barrier()
+        pruned.append(sorted(p.name for p in prune.iterdir()))
+    out["prune"] = pruned
+
+    finalize_distributed()
+    out["after"] = (dist.is_initialized(), is_main_process(), idist.get_world_size())
+    torch.save(out, f"{out_dir}/{rank}.pt")
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    folder, out_dir = tmp_path_factory.mktemp("shared"), tmp_path_factory.mktemp("results")
+    mp.spawn(_helpers_worker, args=(free_port(), str(folder), str(out_dir)), nprocs=2, join=True)
+    return [torch.load(out_dir / f"{rank}.pt", weights_only=False) for rank in (0, 1)]
+
+
+def test_init_distributed_returns_each_process_rank(two_processes):
+    assert [r["rank"] for r in two_processes] == [0, 1]
+    assert all(r["group"] == ("gloo", 2, 2) for r in two_processes)
+
+
+def test_only_process_0_is_the_main_process(two_processes):
+    assert [r["main"] for r in two_processes] == [True, False]
+
+
+def test_barrier_is_one_collective_call_in_every_process(two_processes):
+    assert [r["barrier"] for r in two_processes] == [(1, True), (1, True)]
+
+
+def test_atomic_disk_saver_writes_and_removes_in_process_0_only(two_processes):
+    assert [r["saver"] for r in two_processes] == [(0, False), (0, False)]
+
+
+def test_training_state_prunes_in_process_0_only(two_processes):
+    both = ["checkpoint_epoch=1.pt", "checkpoint_epoch=2.pt"]
+    assert [r["prune"] for r in two_processes] == [[both, ["checkpoint_epoch=2.pt"]]] * 2
+
+
+def test_finalize_distributed_leaves_every_process_on_its_own(two_processes):
+    assert [r["after"] for r in two_processes] == [(False, True, 1), (False, True, 1)]

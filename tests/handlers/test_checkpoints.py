@@ -9,13 +9,13 @@ from monai.handlers import LrScheduleHandler
 from monai_pns.handlers import AtomicDiskSaver, BestModelSaver, TrainingState, latest_checkpoint, require_checkpoint
 
 
-def _setup(save_dir, max_epochs, stop_after=None):
+def _setup(save_dir, max_epochs, stop_after=None, n_saved=1):
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 1)
     opt = torch.optim.Adam(net.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     data = [{"image": torch.ones(1, 2) * i, "label": torch.ones(1, 1)} for i in range(3)]
-    state = TrainingState(save_dir, {"network": net, "optimizer": opt, "lr_scheduler": sched})
+    state = TrainingState(save_dir, {"network": net, "optimizer": opt, "lr_scheduler": sched}, n_saved=n_saved)
     trainer = SupervisedTrainer(
         device=torch.device("cpu"), max_epochs=max_epochs, train_data_loader=data, network=net, optimizer=opt,
         loss_function=torch.nn.MSELoss(), train_handlers=[LrScheduleHandler(sched, print_lr=False), state],
@@ -143,3 +143,23 @@ def test_models_carry_their_network_config_and_still_load_and_resume(tmp_path):
     resumed = trainer(2)
     resumed.run()
     assert resumed.state.iteration == 2 and latest_checkpoint(tmp_path / "state").name == "checkpoint_epoch=2.pt"
+
+
+def _epochs(folder):
+    return sorted(int(p.name[len("checkpoint_epoch="):-3]) for p in folder.iterdir())
+
+
+def test_the_newest_n_saved_are_kept_across_a_resumed_run(tmp_path):
+    first, _, _, _ = _setup(tmp_path, 3, n_saved=2)
+    first.run()
+    assert _epochs(tmp_path) == [2, 3]
+    resumed, _, _, state = _setup(tmp_path, 4, n_saved=2)  # its own Checkpoint knows only epoch 4
+    resumed.run()
+    assert state.resumed_from.name == "checkpoint_epoch=3.pt" and _epochs(tmp_path) == [3, 4]
+
+
+@pytest.mark.parametrize("n_saved", [0, -1])
+def test_n_saved_below_one_is_refused(tmp_path, n_saved):
+    with pytest.raises(ValueError, match=rf"n_saved must be >= 1, got n_saved={n_saved}\."):
+        TrainingState(tmp_path, {}, n_saved=n_saved)
+    assert TrainingState(tmp_path, {}, n_saved=1).n_saved == 1  # the boundary itself is accepted

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from monai.engines import SupervisedTrainer
@@ -82,3 +83,35 @@ def test_sync_batch_norm_and_nested_layers_are_frozen_too():
     net.train()
     net[0](torch.randn(2, 1, 2, 3, 3))
     assert norms[0].training and norms[0].num_batches_tracked.item() == 1
+
+
+def test_a_failed_run_keeps_the_hooks_until_the_next_run_replaces_and_releases_them():
+    from ignite.engine import Events
+
+    net = _net()
+    handler = FreezeBatchNorm()
+    data = [{"image": torch.randn(4, 1, 5, 5), "label": torch.rand(4, 1, 5, 5)}]
+
+    def trainer():
+        return SupervisedTrainer(
+            device=torch.device("cpu"), max_epochs=1, train_data_loader=data, network=net,
+            optimizer=torch.optim.SGD(net.parameters(), lr=0.1), loss_function=torch.nn.MSELoss(),
+            train_handlers=[handler],
+        )
+
+    failing = trainer()
+
+    @failing.on(Events.ITERATION_COMPLETED)
+    def _fail(engine):
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        failing.run()
+    net.train()
+    net(torch.randn(4, 1, 5, 5))
+    assert net[1].num_batches_tracked.item() == 0  # the failed run's hooks still hold
+    trainer().run()  # the next phase's run freezes afresh (the old hooks go first) and releases at its end
+    assert net[1].num_batches_tracked.item() == 0
+    net.train()
+    net(torch.randn(4, 1, 5, 5))
+    assert net[1].training and net[1].num_batches_tracked.item() == 1  # no hook of either run is left

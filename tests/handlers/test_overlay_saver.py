@@ -37,3 +37,16 @@ def test_2d_items_and_bad_count(tmp_path):
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["overlay_0.png"]
     with pytest.raises(ValueError, match="max_images=0"):
         OverlaySaver(tmp_path, max_images=0)
+
+
+def test_every_run_saves_its_overlays_again(tmp_path):
+    """The count of saved overlays starts again at every epoch: a reused handler saves the new epoch's images."""
+    engine = Engine(lambda e, b: b)
+    OverlaySaver(tmp_path, max_images=2).attach(engine)
+    items = [{"image": torch.rand(3, 6, 6), "pred": torch.zeros(1, 6, 6)}] * 3
+    engine.run([items], max_epochs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overlay_0.png", "overlay_1.png"]
+    for path in tmp_path.iterdir():
+        path.unlink()
+    engine.run([items], max_epochs=1)  # the next validation round
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overlay_0.png", "overlay_1.png"]

@@ -185,3 +185,32 @@ def test_from_a_bundle_config(synthetic, tmp_path):
     for case in ("1", "2"):
         assert sorted(p.name for p in (tmp_path / "predictions" / "Synthetic-Test" / case).iterdir()) == sorted(
             f"{i}.png" for i in range(1, 13))
+
+
+def _writer_engine(writer):
+    """A bare Ignite engine whose output is a list of probability items and whose batch is their metadata."""
+    from ignite.engine import Engine
+
+    engine = Engine(lambda e, batch: batch)
+    writer.output_transform = lambda output: output["pred"]
+    writer.batch_transform = lambda batch: batch["meta"]
+    writer.attach(engine)
+    return engine
+
+
+def test_one_writer_serves_every_epoch_and_every_run(tmp_path, caplog):
+    """An evaluator runs once per validation round with the same writer: each epoch writes every frame again."""
+    writer = VPSPredictionWriter(tmp_path, sigmoid=False, resample=False, name="pns.test.writer")
+    meta = [{"video_id": "v", "frame_path": ["/d/1.jpg", "/d/2.jpg"], "frame_write": torch.tensor([True, True])}]
+    batch = {"pred": [torch.full((1, 2, 3, 4), 0.2)], "meta": meta}
+    engine = _writer_engine(writer)
+    with caplog.at_level("INFO", logger="pns.test.writer"):
+        engine.run([batch], max_epochs=2)  # two epochs of one run
+        (tmp_path / "v" / "1.png").unlink()
+        batch["pred"] = [torch.full((1, 2, 3, 4), 0.6)]
+        engine.run([batch], max_epochs=2)  # a second run (the next validation round)
+    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == ["1.png", "2.png"]
+    for name in ("1.png", "2.png"):  # the second run's maps: 0.6 * 255 = 153
+        assert (cv2.imread(str(tmp_path / "v" / name), cv2.IMREAD_UNCHANGED) == 153).all()
+    reports = [r.getMessage() for r in caplog.records if r.name == "pns.test.writer"]
+    assert reports == [f"wrote 2 prediction maps under '{tmp_path}'."] * 4  # per epoch, not cumulated

@@ -93,3 +93,20 @@ def test_precision_detection(monkeypatch):
 def test_rejects_other_networks():
     with pytest.raises(ValueError, match="PNSNet or PNSPlusNet, got Conv2d"):
         optimize_network(nn.Conv2d(1, 1, 1))
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_a_network_in_train_mode_is_copied_into_eval_mode_and_left_as_it_was(fold):
+    """The documented contract: the copy is put in eval mode (running batch-norm statistics), the argument keeps its
+    own mode."""
+    net = small_network().train()
+    reference = small_network().eval()  # the same weights (same seed), in eval mode
+    fast = optimize_network(net, encoder="torch", fold_batch_norm=fold, channels_last=False)
+    assert net.training and all(m.training for m in net.modules())
+    # every layer in eval mode (torch.fx's GraphModules hold their layers in plain ``Module`` containers, which
+    # have no mode-dependent behaviour and are made in train mode: the layers themselves are checked)
+    assert not fast.training and not any(m.training for m in fast.modules() if not list(m.children()))
+    x = torch.rand(CLIP, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), reference(x), rtol=1e-4, atol=1e-4)
+        assert (net(x) - reference(x)).abs().max() > 1e-2  # train mode (batch statistics) differs: the check bites

@@ -61,3 +61,23 @@ def test_ill_arguments():
         StreamingPredictor(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="clip_length=0"):
         StreamingPredictor(small_network(num_blocks=0), clip_length=0)
+
+
+def test_reset_starts_a_new_video_with_its_own_anchor():
+    """One predictor for two videos: after reset, PNS+ takes the new video's first frame as the anchor and the
+    window holds the new video's frames only."""
+    torch.manual_seed(0)
+    net = PNSPlusNet().eval()
+    for name, param in net.named_parameters():
+        if name.endswith("out_proj.weight"):
+            param.data.mul_(0.01)
+    first, second = [synthetic_frame(i) for i in range(3)], [synthetic_frame(9 - i) for i in range(2)]
+    stream = StreamingPredictor(net, spatial_size=SIZE, clip_length=2)
+    for frame in first:
+        stream(frame)
+    stream.reset()
+    for n, frame in enumerate(second):
+        expected = _offline_last(net, second[: n + 1], anchor=second[0])
+        np.testing.assert_allclose(stream(frame), expected, rtol=0, atol=1e-5)
+    # the old anchor (frame 0 of the first video) would give another result
+    assert np.abs(_offline_last(net, second, anchor=first[0]) - _offline_last(net, second, anchor=second[0])).max() > 1e-4

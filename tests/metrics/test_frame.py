@@ -102,3 +102,17 @@ def test_uint8_prediction_not_reaching_0_or_255(mode):
     ref = py_sod_metrics.Smeasure()
     ref.step(narrow, gt)
     assert abs(out["smeasure"] - ref.get_results()["sm"]) <= 1e-10
+
+
+@pytest.mark.parametrize("mode", ["matlab", "sunseg"])
+def test_a_gt_pixel_of_128_is_background_and_129_polyp(mode):
+    """The toolboxes binarise a GT PNG as ``gt > 128``: a band exactly at 128 is background, at 129 polyp."""
+    pred, gt = blob_case(32, 32, seed=3)
+    edge = gt.copy()
+    edge[:4] = 128
+    edge[-4:] = 129
+    expected = frame_metrics(pred, edge > 128, mode=mode)
+    got = frame_metrics(pred, edge, mode=mode)
+    for key in FRAME_KEYS:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    assert not np.array_equal(frame_metrics(pred, edge >= 128, mode=mode)["dice"], expected["dice"])

@@ -243,3 +243,79 @@ def test_two_processes_aggregate_like_one(tmp_path):
         result = torch.load(tmp_path / f"{rank}.pt", weights_only=False)
         assert result["values"] == values  # exactly the 1-process numbers, on every rank
         assert result["videos"] == videos
+
+
+# --- orders other than the alphabet's, thresholds hit exactly, reuse after reset ---------------------------------
+
+
+def _frames_of(video_quality: dict[str, float], size: int = 16, frames: int = 3, seed: int = 0):
+    """Per video, ``frames`` (prob (1, 1, H, W), label (1, 1, H, W), index): a square polyp predicted with noise
+    of the given amplitude (video quality differs, so swapped names change the per-video results)."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for video, noise in video_quality.items():
+        for t in range(frames):
+            label = torch.zeros(1, 1, size, size)
+            label[..., 4 + t : 10 + t, 3:11] = 1.0
+            prob = (0.8 * label + noise * torch.rand(label.shape, generator=g)).clamp(0, 1)
+            out.append((video, t, prob, label))
+    return out
+
+
+def _fill(metric, frames):
+    for video, t, prob, label in frames:
+        metric(prob, label, video_id=[video], frame_index=torch.tensor([t]))
+
+
+def _video_reference(frames, names=("maxDice", "S_alpha")):
+    ev = VPSEvaluator(skip_first_last=False, summary_keys=names)
+    for video, t, prob, label in frames:
+        ev.add_frame(prob[0, 0].double().numpy(), label[0, 0].numpy() > 0.5, video, t)
+    return {row["video"]: row for row in ev.video_results()}, ev.set_results()["default"]
+
+
+def test_videos_in_natural_not_alphabetical_order():
+    """case2 before case10 (as the datalist orders them): each frame keeps its own video's name."""
+    frames = _frames_of({"case2": 0.1, "case10": 1.6, "case1": 0.9})
+    metric = VPSMetric(("maxDice", "S_alpha"), skip_first_last=False)
+    _fill(metric, frames)
+    rows = {row["video"]: row for row in metric.evaluator().video_results()}
+    expected, _ = _video_reference(frames)
+    assert list(rows) == ["case2", "case10", "case1"]  # in the order they came
+    assert rows["case2"]["S_alpha"] > rows["case1"]["S_alpha"] > rows["case10"]["S_alpha"]  # distinct videos
+    for video, row in expected.items():
+        assert rows[video]["maxDice"] == pytest.approx(row["maxDice"], abs=1e-12)
+        assert rows[video]["S_alpha"] == pytest.approx(row["S_alpha"], abs=1e-12)
+
+
+def test_a_label_exactly_at_the_threshold_is_background():
+    frames = _frames_of({"v": 0.4}, frames=2)
+    halves = []
+    for video, t, prob, label in frames:
+        label = label.clone()
+        label[..., 0:4, :] = 0.5  # a band exactly at label_threshold: not polyp
+        halves.append((video, t, prob, label))
+    metric = VPSMetric(("maxDice", "S_alpha"), skip_first_last=False, label_threshold=0.5)
+    _fill(metric, halves)
+    _, expected = _video_reference(frames)  # the same labels without the band
+    _, counted = _video_reference([(v, t, p, (lab >= 0.5).float()) for v, t, p, lab in halves])
+    values = [float(v) for v in metric.aggregate()]
+    np.testing.assert_allclose(values, [expected["maxDice"], expected["S_alpha"]], rtol=0, atol=1e-12)
+    assert abs(counted["maxDice"] - expected["maxDice"]) > 0.01  # the band counted as polyp would differ
+
+
+def test_reuse_after_reset_equals_a_fresh_metric():
+    """A metric of an evaluator that runs every validation round: reset, then other videos (in another order)."""
+    first = _frames_of({"a": 0.3, "b": 0.6}, seed=1)
+    second = _frames_of({"case10": 0.7, "b": 0.2, "case9": 0.4}, seed=2)
+    reused = VPSMetric(("maxDice", "S_alpha"), skip_first_last=False)
+    _fill(reused, first)
+    reused.aggregate()
+    reused.reset()
+    _fill(reused, second)  # video 'b' and its frame indices again: no "scored twice"
+    fresh = VPSMetric(("maxDice", "S_alpha"), skip_first_last=False)
+    _fill(fresh, second)
+    assert [float(v) for v in reused.aggregate()] == [float(v) for v in fresh.aggregate()]
+    rows = {row["video"]: row["maxDice"] for row in reused.evaluator().video_results()}
+    assert rows == {row["video"]: row["maxDice"] for row in fresh.evaluator().video_results()}
+    assert list(rows) == ["case10", "b", "case9"]

@@ -31,6 +31,17 @@ def test_matches_reference_and_is_shared_by_frames_and_keys():
     assert len(seen) > 2 and seen <= set(range(6))
 
 
+def test_every_margin_from_0_to_max_crop_is_drawn():
+    crop = RandSymmetricCropResized(keys="image", max_crop=4)  # 2 * 4 < 9: the largest margin leaves 1 px
+    crop.set_random_state(0)
+    seen = set()
+    for _ in range(60):
+        out = crop({"image": torch.rand(1, 9, 9)})["image"]
+        assert out.shape == (1, 9, 9)
+        seen.add(crop.crop)
+    assert seen == {0, 1, 2, 3, 4}
+
+
 def test_images_and_probability():
     img = torch.rand(3, 16, 16)
     crop = RandSymmetricCropResized(keys="image", max_crop=3, prob=0.0)

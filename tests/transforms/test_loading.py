@@ -35,11 +35,15 @@ def test_single_image(tmp_path):
     assert d["image"].shape == (3, 12, 16) and d["label"].shape == (1, 12, 16) and d["label"].sum() == 24
 
 
-@pytest.mark.parametrize("threshold, expected", [(128, [0, 1, 1]), (254, [0, 0, 1])])
+@pytest.mark.parametrize(
+    "threshold, expected",
+    [(128, [0, 0, 0, 1, 1, 1]), (254, [0, 0, 0, 0, 0, 1]), (0, [0, 1, 1, 1, 1, 1])],
+)
 def test_mask_threshold(tmp_path, threshold, expected):
-    mask = np.array([[100, 129, 255]], np.uint8)
+    # each threshold (0, 128 and 254: the whole admitted range) has a pixel exactly on it: background
+    mask = np.array([[0, 100, 128, 129, 254, 255]], np.uint8)
     cv2.imwrite(str(tmp_path / "m.png"), mask)
-    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((1, 3, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((1, 6, 3), np.uint8))
     d = LoadFramesd(keys=("image", "label"), mask_threshold=threshold)({"image": str(tmp_path / "f.png"),
                                                                         "label": str(tmp_path / "m.png")})
     assert d["label"].flatten().tolist() == expected
@@ -74,8 +78,10 @@ def test_bad_files(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"junk")
     with pytest.raises(ValueError, match="bad.jpg"):
         LoadFramesd(keys="image")({"image": [str(tmp_path / "bad.jpg")]})
-    with pytest.raises(ValueError, match="mask_threshold=255"):
+    with pytest.raises(ValueError, match=r"mask_threshold must be in \[0, 254\], got mask_threshold=255\."):
         LoadFramesd(keys="image", mask_threshold=255)
+    with pytest.raises(ValueError, match=r"mask_threshold must be in \[0, 254\], got mask_threshold=-1\."):
+        LoadFramesd(keys="image", mask_threshold=-1)
     with pytest.raises(ValueError, match="1 masks for 2 frames"):
         cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
         one = str(tmp_path / "a.png")

@@ -27,6 +27,16 @@ def test_every_frame_written_once(t):
 
 def test_short_video():
     assert sequential_windows(3, 5) == [([0, 0, 1, 2, 2], [True, False, True, True, False])]
+    # shortfalls of 1, 3 and 4 frames: centred by -(shortfall // 2), like window_starts
+    assert sequential_windows(4, 5) == [([0, 1, 2, 3, 3], [True, True, True, True, False])]
+    assert sequential_windows(2, 5) == [([0, 0, 1, 1, 1], [True, False, True, False, False])]
+    assert sequential_windows(1, 5) == [([0] * 5, [True] + [False] * 4)]
+
+
+@pytest.mark.parametrize("n, starts", [(5, [0]), (6, [0, 1]), (9, [0, 4]), (10, [0, 5]), (11, [0, 5, 6])])
+def test_lengths_at_multiples_of_the_clip_length(n, starts):
+    """A length that is a multiple of T needs no shifted clip; one frame more needs one."""
+    assert [indices[0] for indices, _ in sequential_windows(n, 5)] == starts
 
 
 def test_clips_with_bookkeeping():

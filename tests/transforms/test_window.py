@@ -22,6 +22,17 @@ def _case(n: int) -> dict:
         (12, 5, 2, True, range(1, 3)),  # span 9 within frames 1..10: starts 1 and 2
         (6, 5, 1, True, range(0, 2)),  # too short to keep the ends out: they are allowed
         (3, 5, 1, True, range(-1, 0)),  # shorter than the window: centred, edges repeated
+        # every length around the window's span (5, or 9 with stride 2), ends excluded and not
+        (7, 5, 1, True, range(1, 2)),  # exactly span + 2: one window, frames 1-5, neither end
+        (7, 5, 1, False, range(0, 3)),
+        (11, 5, 2, True, range(1, 2)),  # span 9 + 2: frames 1, 3, .., 9
+        (10, 5, 2, True, range(0, 2)),  # span 9 + 1: the ends cannot both be left out
+        (5, 5, 1, True, range(0, 1)),  # exactly the span
+        (5, 5, 1, False, range(0, 1)),
+        (4, 5, 1, True, range(0, 1)),  # one short (odd shortfall 1): start 0, the last frame repeated
+        (2, 5, 1, True, range(-1, 0)),  # shortfall 3: -(3 // 2) = -1
+        (1, 5, 1, True, range(-2, -1)),  # shortfall 4 (even): the single frame in the middle
+        (1, 1, 1, True, range(0, 1)),
     ],
 )
 def test_window_starts(n, t, stride, exclude, expected):
