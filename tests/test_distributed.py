@@ -188,6 +188,7 @@ def _helpers_worker(rank: int, port: int, folder: str, out_dir: str) -> None:
             state._prune(None)
         dist.barrier()
         pruned.append(sorted(p.name for p in prune.iterdir()))
+        dist.barrier()  # both have listed before the next turn prunes
     out["prune"] = pruned
 
     finalize_distributed()
