@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote
 
-from monai_pns.utils import check_output_dir
+from monai_pns.utils import USER_ERRORS, check_output_dir
 
 __all__ = [
     "SIZE_MULTIPLE",
@@ -34,8 +34,6 @@ __all__ = [
 
 #: the networks downsample a frame by 16 (PNS-Net's deepest features, MONAI's UNet with 4 strides of 2)
 SIZE_MULTIPLE = 16
-#: errors a user fixes (bad data, settings, files): ended with their message alone, as the command lines do
-_USER_ERRORS = (ValueError, OSError)
 _MONAI_WRAPPERS = ("Failed to evaluate ", "Failed to instantiate component ")
 
 
@@ -151,7 +149,7 @@ def error_line(error: BaseException) -> str:
     """``error: <message>`` on one line (line breaks of the message become spaces); the exception's type is named
     when it is not a user error (``ValueError``, ``OSError``)."""
     message = re.sub(r"\s*\n\s*", " ", str(error).strip())
-    if not isinstance(error, _USER_ERRORS):
+    if not isinstance(error, USER_ERRORS):
         message = f"{type(error).__name__}: {message}" if message else type(error).__name__
     return f"error: {message or type(error).__name__}"
 
@@ -168,7 +166,7 @@ class _OneLineErrors:
             self.previous(kind, error, tb)
             return
         cause = unwrap_config_error(error)
-        if self.debug or not isinstance(cause, _USER_ERRORS):
+        if self.debug or not isinstance(cause, USER_ERRORS):
             self.previous(kind, error, tb)
         sys.stdout.flush()
         print(error_line(cause), file=sys.stderr, flush=True)

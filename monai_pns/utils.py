@@ -16,6 +16,7 @@ __all__ = [
     "EXIT_DATA_ERROR",
     "EXIT_OK",
     "EXIT_USAGE",
+    "USER_ERRORS",
     "check_output_dir",
     "check_output_file",
     "figure_png",
@@ -30,6 +31,8 @@ __all__ = [
 #: exit codes shared by every monai_pns command line: success, bad data (unreadable file, missing folder,
 #: wrong checkpoint, unwritable output) and bad usage (argparse's own code for unknown or missing arguments)
 EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE = 0, 1, 2
+#: errors a user fixes (bad data or settings, missing or unwritable files): reported by their message alone
+USER_ERRORS = (ValueError, OSError)
 
 
 def umask_mode(mode: int = 0o666) -> int:
@@ -126,7 +129,7 @@ def run_cli(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] 
         warnings.showwarning = _show_warning
         try:
             main(argv)
-        except (ValueError, OSError) as err:
+        except USER_ERRORS as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_DATA_ERROR
         except KeyboardInterrupt:
