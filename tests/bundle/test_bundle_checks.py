@@ -16,7 +16,6 @@ from monai.bundle import ConfigWorkflow, ckpt_export, onnx_export, verify_metada
 from monai.data import load_net_with_metadata
 from monai.utils import path_to_sqlite_uri
 
-from monai_pns.data import generate_synthetic_dataset
 from monai_pns.networks import PNSNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,15 +79,6 @@ def test_metadata_shapes_and_ranges_are_those_of_the_default_configs():
     assert low <= (-mean / std).min() and high >= ((1 - mean) / std).max()  # [0, 1] frames, normalised
     assert io["outputs"]["pred"]["value_range"] == [] and io["post_processed_outputs"]["pred"]["value_range"] == [0, 1]
     assert metadata["eval_metrics"] and all(k.startswith("synthetic_test_") for k in metadata["eval_metrics"])
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "synthetic"
-    generate_synthetic_dataset(
-        root, num_train_videos=4, num_test_videos=2, num_frames=7, num_images=1, height=32, width=64
-    )
-    return root
 
 
 def workflow(workflow_type: str, configs, run_id: str, **overrides) -> ConfigWorkflow:

@@ -16,7 +16,6 @@ import torch
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_net_in_out
 from monai.utils import path_to_sqlite_uri
 
-from monai_pns.data import generate_synthetic_dataset
 from monai_pns.inference import VideoPredictor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,15 +25,6 @@ TRAIN, EVALUATE, INFERENCE, META = (CONFIGS / n for n in ("train.json", "evaluat
                                                           "metadata.json"))
 TINY = {"spatial_size": [32, 64], "batch_size": 2, "pretrain_epochs": 1, "finetune_epochs": 1, "progress": False}
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "synthetic"
-    generate_synthetic_dataset(
-        root, num_train_videos=4, num_test_videos=2, num_frames=7, num_images=1, height=32, width=64
-    )
-    return root
 
 
 def frames_of(dataset: Path) -> Path:
