@@ -103,7 +103,9 @@ CURVES = ("pretrain/loss", "pretrain/val_maxDice", "finetune/loss", "finetune/va
 #: state-dict prefixes of the modules phase 1 never runs (PNSNet's NS blocks): not taken from a shared phase-1 model
 PHASE2_ONLY = ("ns_blocks.",)
 #: settings of phase 2 only: they do not name a phase-1 model's work folder
-PHASE2_SETTINGS = ("finetune_epochs", "clips_per_video", "ns_lr_multiplier", "learning_rate", "finetune_freeze_bn")
+PHASE2_SETTINGS = (
+    "finetune_epochs", "clips_per_video", "ns_lr_multiplier", "frame_corruption_prob", "learning_rate", "finetune_freeze_bn"
+)
 #: 8-bit prediction codes counted as polyp: probability >= 0.5 once rounded (``probability_to_uint8(0.5) == 128``)
 POSITIVE_CODE = 128
 ABLATION_ROWS = tuple(sorted(p.stem for p in ABLATION.glob("row*.json")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from monai_pns.transforms.anchor import DropAnchord
 from monai_pns.transforms.crop import RandSymmetricCropResized
+from monai_pns.transforms.framewise import RandFramewised
 from monai_pns.transforms.frame_meta import FRAME_META_KEYS, batch_frame_ids
 from monai_pns.transforms.loading import LoadFramesd
 from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
@@ -22,6 +23,7 @@ __all__ = [
     "PNS_MEAN",
     "PNS_STD",
     "RandClipWindowd",
+    "RandFramewised",
     "RandSymmetricCropResized",
     "SequentialClipsd",
     "batch_frame_ids",
