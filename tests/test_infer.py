@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import cv2
 import nibabel as nib
@@ -81,6 +82,18 @@ def test_checkpoint_saver_file_with_network_config(media, tmp_path):
     with pytest.raises(ValueError, match=r"clips of 3 frames \(network_config clip_length\), got clip_length=5"):
         infer.main(["--ckpt", str(ckpt), "--input", str(root / "v.mp4"), "--out", str(tmp_path / "o2"),
                     "--clip-length", "5", *SIZE])
+
+
+def test_progress_bar_on_a_terminal_only(media, tmp_path, capsys, monkeypatch):
+    """With progress on (the default), a bar with the frame count is drawn on a terminal; output going to a file
+    (capsys: not a terminal) gets none of its redraws."""
+    root, _ = media
+    args = ["--ckpt", str(root / "model.pt"), "--input", str(root / "v.mp4"), "--no-overlay", *SIZE]
+    assert run_cli(infer.main, [*args, "--out", str(tmp_path / "file")]) == EXIT_OK
+    assert "frame" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert run_cli(infer.main, [*args, "--out", str(tmp_path / "terminal")]) == EXIT_OK
+    assert " 7/7 " in capsys.readouterr().err
 
 
 def test_datalist_input(media, tmp_path):
@@ -191,8 +204,9 @@ def test_bad_input_is_found_before_the_checkpoint_loads(media, tmp_path, capsys,
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PyTorch's, shown under pytest only
 @pytest.mark.parametrize("name, fourcc", [("index_first.mp4", "mp4v"), ("mjpg.avi", "MJPG")])
-def test_short_video_is_an_error_unless_allowed(media, tmp_path, capsys, name, fourcc):
+def test_short_video_is_an_error_unless_allowed(media, tmp_path, capsys, monkeypatch, name, fourcc):
     root, _ = media
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # progress bars are drawn on a terminal only
     video = write_video(tmp_path / name, 24, size=(96, 160), fourcc=fourcc)
     if fourcc == "mp4v":
         index_to_front(video)  # the cut file still opens and states 24 frames

@@ -18,7 +18,8 @@ class ProgressBarHandler:
         output_transform: maps ``engine.state.output`` to a number or a dict of numbers to show; None: nothing.
         desc: text before the bar (default: the epoch counter Ignite shows).
         persist: keep the bar on screen after each epoch.
-        disable: no bar (e.g. in logs collected by a batch system).
+        disable: no bar at all. Without it a bar is drawn only when standard error is a terminal: output sent to a
+            file or a pipe (a batch system's log) gets none of its redraws.
 
     Examples::
 
@@ -45,7 +46,8 @@ class ProgressBarHandler:
         transform = None
         if self.output_transform is not None:
             transform = self._named(self.output_transform)
-        ProgressBar(persist=self.persist, **kwargs).attach(engine, output_transform=transform)
+        # tqdm's disable=None: no bar unless its stream is a terminal
+        ProgressBar(persist=self.persist, disable=None, **kwargs).attach(engine, output_transform=transform)
 
     @staticmethod
     def _named(transform: Callable) -> Callable:

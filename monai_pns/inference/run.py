@@ -114,7 +114,7 @@ def run_inference(
         probabilities: also write the probability maps as PNGs.
         datalist_key: the list of a datalist to segment.
         fast: use :func:`~monai_pns.inference.optimize_network` (torch backend); False runs the network as loaded.
-        progress: show a progress bar with frames per second.
+        progress: show a progress bar with frames per second (on a terminal only).
         allow_short: segment the frames a short video file gives instead of raising.
 
     Returns:
@@ -156,8 +156,8 @@ def run_inference(
             created += missing[-1:]  # the topmost folder the writer creates: removed if the run fails
             start = time.perf_counter()
             with PredictionWriter(target, source.fps, threshold, overlay, nifti, probabilities) as writer:
-                bar = tqdm(predictor(source), total=source.num_frames, unit="frame", disable=not progress,
-                           desc=source.case or Path(source.path).name)
+                bar = tqdm(predictor(source), total=source.num_frames, unit="frame", desc=source.case or Path(source.path).name,
+                           disable=None if progress else True)  # None: on a terminal only
                 writer.write_all(bar)
                 if source.short and not allow_short:
                     raise ValueError(
