@@ -1,5 +1,5 @@
-"""Engine glue: MLflow tracking of multi-phase runs, resumable training state, gradient clipping, frozen batch
-norm, progress bars, prediction PNGs and overlays."""
+"""Engine glue: MLflow tracking of multi-phase runs, resumable training state, gradient clipping, held parameters,
+frozen batch norm, progress bars, prediction PNGs and overlays."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from .checkpoints import AtomicDiskSaver, BestModelSaver, TrainingState, latest_
 from .evaluation_report import EvaluationReport
 from .freeze_batch_norm import FreezeBatchNorm
 from .gradient_clipping import GradientClipping
+from .hold_parameters import HoldParameters
 from .mlflow_tracking import PhaseMLFlowHandler, end_mlflow_run
 from .overlay_saver import OverlaySaver
 from .prediction_writer import VPSPredictionWriter
@@ -18,6 +19,7 @@ __all__ = [
     "EvaluationReport",
     "FreezeBatchNorm",
     "GradientClipping",
+    "HoldParameters",
     "OverlaySaver",
     "PhaseMLFlowHandler",
     "ProgressBarHandler",

@@ -110,6 +110,21 @@ def test_phase2_starts_from_the_phase1_models_function(trained):
     assert (video - static).abs().max() <= 1e-5 and video.abs().max() > 1e-3
 
 
+def test_ns_only_epochs_train_the_ns_blocks_alone(trained, dataset, tmp_path):
+    """``ns_only_epochs`` covering phase 2: every parameter and buffer outside the NS blocks ends as phase 1 left it
+    (held, batch norms frozen), while the zero-initialised NS blocks moved."""
+    phase1 = trained / "pretrain" / "model.pt"
+    out = tmp_path / "ns_only"
+    run("finetuning", [TRAIN], dataset_dir=dataset, output_dir=str(out), pretrain_ckpt=str(phase1), ns_only_epochs=1,
+        use_mlflow=False)
+    start = torch.load(phase1, weights_only=True)["model"]
+    end = torch.load(out / "finetune" / "model.pt", weights_only=True)["model"]
+    assert start.keys() == end.keys()
+    moved = {k for k in start if not torch.equal(start[k], end[k])}
+    assert moved and all(k.startswith("ns_blocks.") for k in moved)
+    assert json.loads((out / "settings.json").read_text())["ns_only_epochs"] == 1
+
+
 def stat_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
 
