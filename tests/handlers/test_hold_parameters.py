@@ -9,8 +9,8 @@ from monai_pns.handlers import GradientClipping, HoldParameters
 
 
 def _run(epochs_held: int, max_epochs: int, extra=()):
-    """Two linear layers trained by Adam with weight decay; the first held for ``epochs_held`` epochs. Returns the
-    network, the first layer's weight after each epoch, and the optimizer."""
+    """Two linear layers trained by Adam with weight decay, the first held for ``epochs_held`` epochs. Returns the
+    parameters at the start and after each epoch, the optimizer and the network."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
     data = [{"image": torch.randn(2, 3), "label": torch.randn(2, 1)} for _ in range(3)]
