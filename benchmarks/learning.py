@@ -104,8 +104,8 @@ CURVES = ("pretrain/loss", "pretrain/val_maxDice", "finetune/loss", "finetune/va
 PHASE2_ONLY = ("ns_blocks.",)
 #: settings of phase 2 only: they do not name a phase-1 model's work folder
 PHASE2_SETTINGS = (
-    "finetune_epochs", "clips_per_video", "ns_lr_multiplier", "ns_only_epochs", "frame_corruption_prob", "learning_rate",
-    "finetune_freeze_bn",
+    "finetune_epochs", "clips_per_video", "ns_lr_multiplier", "ns_only_epochs", "frame_corruption_prob",
+    "learning_rate", "finetune_freeze_bn",
 )
 #: 8-bit prediction codes counted as polyp: probability >= 0.5 once rounded (``probability_to_uint8(0.5) == 128``)
 POSITIVE_CODE = 128

@@ -143,7 +143,8 @@ def test_doc_command_as_written(doc, command, monkeypatch):
 @pytest.mark.parametrize(
     "command, message",
     [
-        ("python -m monai.bundle run trainin --config_file bundles/pns_net/configs/train.json", "'trainin' is not an id"),
+        ("python -m monai.bundle run trainin --config_file bundles/pns_net/configs/train.json",
+         "'trainin' is not an id"),
         ("python -m monai.bundle run training --config_file bundles/pns_net/configs/train.json --outdir x",
          "--outdir is neither"),
         ("python -m monai.bundle run --config_file bundles/pns_net/configs/nope.json", "nope.json does not exist"),

@@ -156,7 +156,8 @@ def run_inference(
             created += missing[-1:]  # the topmost folder the writer creates: removed if the run fails
             start = time.perf_counter()
             with PredictionWriter(target, source.fps, threshold, overlay, nifti, probabilities) as writer:
-                bar = tqdm(predictor(source), total=source.num_frames, unit="frame", desc=source.case or Path(source.path).name,
+                bar = tqdm(predictor(source), total=source.num_frames, unit="frame",
+                           desc=source.case or Path(source.path).name,
                            disable=None if progress else True)  # None: on a terminal only
                 writer.write_all(bar)
                 if source.short and not allow_short:

@@ -64,12 +64,15 @@ class RandFramewised(Randomizable, MapTransform):
         if len(frames) > 1:
             raise ValueError(f"keys {list(shapes)} have different frame counts: {shapes}.")
         self.randomize(frames.pop() if frames else 0)
-        for key in shapes:
+        chosen = np.flatnonzero(self.chosen)
+        if chosen.size == 0:  # nothing to corrupt: no copy (prob 0 is the bundle's default)
+            return d
+        for key, (channels, _, *size) in shapes.items():
             clip = d[key].clone()
-            for t in np.flatnonzero(self.chosen):
+            for t in chosen:
                 frame = self.transform(clip[:, t])
-                if tuple(frame.shape) != tuple(clip[:, t].shape):
-                    raise ValueError(f"key '{key}': the transform changed a frame's shape {tuple(clip[:, t].shape)} "
+                if tuple(frame.shape) != (channels, *size):
+                    raise ValueError(f"key '{key}': the transform changed a frame's shape {(channels, *size)} "
                                      f"to {tuple(frame.shape)}.")
                 clip[:, t] = torch.as_tensor(frame, dtype=clip.dtype, device=clip.device)
             d[key] = clip

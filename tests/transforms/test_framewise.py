@@ -59,7 +59,8 @@ def test_a_random_transform_draws_again_per_frame_and_reproducibly():
 @pytest.mark.parametrize(
     "data, transform, match",
     [
-        ({"image": torch.zeros(3, 4, 5)}, _add_one, r"key 'image': expected a clip \(C, T, H, W\), got shape \(3, 4, 5\)"),
+        ({"image": torch.zeros(3, 4, 5)}, _add_one,
+         r"key 'image': expected a clip \(C, T, H, W\), got shape \(3, 4, 5\)"),
         ({"image": torch.zeros(3, 4, 4, 5), "label": torch.zeros(1, 3, 4, 5)}, _add_one, "different frame counts"),
         ({"image": torch.zeros(3, 2, 4, 5)}, lambda f: f[:, :2], r"changed a frame's shape \(3, 4, 5\) to \(3, 2, 5\)"),
     ],
