@@ -151,20 +151,20 @@ def apply(mutant: Mutant, root: Path = ROOT) -> str:
     return text
 
 
-def run_mutant(mutant: Mutant, timeout: float) -> dict:
-    """Run the mutant's tests with the mutant in place; the file is restored afterwards."""
-    original = apply(mutant)
+def run_mutant(mutant: Mutant, timeout: float, root: Path = ROOT) -> dict:
+    """Run the mutant's tests in ``root`` with the mutant in place; the file is restored afterwards."""
+    original = apply(mutant, root)
     start = time.perf_counter()
     try:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(root)}
         cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutant.tests]
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         outcome = "survived" if proc.returncode == 0 else "killed"
         tail = proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []
     except subprocess.TimeoutExpired:
         outcome, tail = "killed (timeout)", []
     finally:
-        (ROOT / mutant.path).write_text(original)
+        (root / mutant.path).write_text(original)
     return {**asdict(mutant), "outcome": outcome, "seconds": round(time.perf_counter() - start, 1),
             "pytest": tail[0] if tail else ""}
 

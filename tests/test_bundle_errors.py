@@ -27,6 +27,10 @@ from monai_pns.bundle_errors import (
                    'pass e.g. --spatial_size "[32,64]".'),
         ((0, 250), 'spatial_size [0, 250] is not two positive multiples of 16 (the networks downsample a frame by 16): '
                    'pass e.g. --spatial_size "[16,256]".'),
+        ([0, 256], 'spatial_size [0, 256] is not two positive multiples of 16 (the networks downsample a frame by 16): '
+                   'pass e.g. --spatial_size "[16,256]".'),
+        ([-16, 16], 'spatial_size [-16, 16] is not two positive multiples of 16 (the networks downsample a frame by 16): '
+                    'pass e.g. --spatial_size "[16,16]".'),
         ([128], 'spatial_size must be [height, width], two integers, got [128]: pass e.g. --spatial_size "[128,224]".'),
         ("128", "spatial_size must be [height, width], two integers, got '128': "
                 'pass e.g. --spatial_size "[128,224]".'),
@@ -38,7 +42,7 @@ def test_spatial_size_must_be_two_positive_multiples_of_16(value, message):
     with pytest.raises(BundleSettingError) as error:
         check_spatial_size(value)
     assert str(error.value) == message
-    assert check_spatial_size((256, 448)) == [256, 448]
+    assert check_spatial_size((256, 448)) == [256, 448] and check_spatial_size([16, 16]) == [16, 16]
 
 
 def test_dataset_dir_must_be_a_folder(tmp_path):
@@ -54,6 +58,7 @@ def test_sqlite_path_reads_path_to_sqlite_uri(tmp_path):
     odd = tmp_path / "a b#c" / "mlruns.db"
     assert sqlite_path(path_to_sqlite_uri(odd)) == odd
     assert sqlite_path("sqlite:///mlruns.db?timeout=5") == Path("mlruns.db")
+    assert sqlite_path("sqlite:///") is None  # no file named
     assert sqlite_path("sqlite://") is None and sqlite_path("http://127.0.0.1:5000") is None
 
 

@@ -169,6 +169,19 @@ def test_output_checked_before_work(media, tmp_path, capsys, monkeypatch):
     assert usage.value.code == EXIT_USAGE
 
 
+@pytest.mark.parametrize("size, ok", [((16, 16), True), ((16, 8), False), ((0, 16), False), ((24, 32), False)])
+def test_spatial_size_down_to_one_stride(media, tmp_path, capsys, size, ok):
+    root, _ = media
+    out = tmp_path / "out"
+    args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", out, "--eager", "--spatial-size", *size]
+    assert _cli(args) == (EXIT_OK if ok else EXIT_DATA_ERROR)
+    if ok:  # the smallest size the network takes: one 16-pixel cell
+        assert len(list((out / "masks").iterdir())) == 7
+    else:
+        assert f"spatial_size must be two positive multiples of 16, got spatial_size={size}" in capsys.readouterr().err
+        assert not out.exists()
+
+
 def test_size_bound_checkpoint_rejects_another_size(tmp_path, capsys):
     torch.save(small_network(norm_shape=(16, 28)).state_dict(), tmp_path / "bound.pt")
     write_video(tmp_path / "v.mp4", 2)

@@ -42,6 +42,14 @@ def test_amp_supported():
         amp_supported("nonsense")
 
 
+def test_amp_supported_uses_cpu_bf16_for_the_cpu_only(monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)  # a CPU with native bf16
+    assert amp_supported("cpu") is True
+    assert amp_supported("meta") is False and amp_supported("mps") is False
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert amp_supported("cpu") is False and amp_supported("cuda:1") is True
+
+
 def _per_frame(net: torch.nn.Module, clip: torch.Tensor) -> torch.Tensor:
     """Reference: every frame of the clip through the network alone, stacked back along T."""
     return torch.stack([net(clip[:, :, t]) for t in range(clip.shape[2])], dim=2)

@@ -3,12 +3,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from monai_pns.data.image_io import (
     check_image_complete,
     count_video_frames,
     frame_stem,
     parse_frame_ref,
+    probability_to_uint8,
     read_frames,
     read_image,
     read_video_frames,
@@ -112,6 +114,15 @@ def test_truncation_check_finds_the_end_marker():
     with pytest.raises(ValueError, match=r"'m.png' is truncated: no PNG IEND chunk .*\(\d+ bytes\)"):
         check_image_complete(png[:-1], "m.png")
     check_image_complete(b"BM not checked here")  # other formats: the decoder decides
+
+
+def test_probability_codes_round_halves_up_and_clip():
+    assert probability_to_uint8(np.array([-0.1, 0.0, 0.5, 1.0, 1.2])).tolist() == [0, 0, 128, 255, 255]
+    # halves round up on even and odd codes alike ((k + 0.5) / 255 gives exactly k + 0.5 back in float64)
+    halves = np.array([0.5, 1.5, 2.5, 3.5, 126.5, 127.5, 254.5]) / 255.0
+    assert (255.0 * halves).tolist() == [0.5, 1.5, 2.5, 3.5, 126.5, 127.5, 254.5]
+    assert probability_to_uint8(halves).tolist() == [1, 2, 3, 4, 127, 128, 255]
+    assert probability_to_uint8(torch.tensor(halves, dtype=torch.float32)).dtype == np.uint8
 
 
 def test_frame_stem():

@@ -9,13 +9,14 @@ from monai.handlers import LrScheduleHandler
 from monai_pns.handlers import AtomicDiskSaver, BestModelSaver, TrainingState, latest_checkpoint, require_checkpoint
 
 
-def _setup(save_dir, max_epochs, stop_after=None, n_saved=1):
+def _setup(save_dir, max_epochs, stop_after=None, n_saved=1, resume=True):
     torch.manual_seed(0)
     net = torch.nn.Linear(2, 1)
     opt = torch.optim.Adam(net.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     data = [{"image": torch.ones(1, 2) * i, "label": torch.ones(1, 1)} for i in range(3)]
-    state = TrainingState(save_dir, {"network": net, "optimizer": opt, "lr_scheduler": sched}, n_saved=n_saved)
+    state = TrainingState(save_dir, {"network": net, "optimizer": opt, "lr_scheduler": sched}, n_saved=n_saved,
+                          resume=resume)
     trainer = SupervisedTrainer(
         device=torch.device("cpu"), max_epochs=max_epochs, train_data_loader=data, network=net, optimizer=opt,
         loss_function=torch.nn.MSELoss(), train_handlers=[LrScheduleHandler(sched, print_lr=False), state],
@@ -45,6 +46,21 @@ def test_resume_continues_where_an_interrupted_run_stopped(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     assert opt.param_groups[0]["lr"] == ref_opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**4)
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint_epoch=4.pt"]  # epoch 2's file pruned
+
+
+def test_resume_false_starts_afresh_beside_an_earlier_run(tmp_path):
+    reference, ref_net, _, _ = _setup(tmp_path / "ref", 1)
+    reference.run()
+    interrupted, _, _, _ = _setup(tmp_path / "run", 4, stop_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run()
+
+    fresh, net, _, state = _setup(tmp_path / "run", 1, resume=False)
+    assert state.resumed_from is None
+    fresh.run()
+    assert fresh.state.epoch == 1 and fresh.state.iteration == 3  # from the start, not from the saved epoch 2
+    for a, b in zip(net.parameters(), ref_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
 def test_latest_checkpoint_orders_epochs_numerically(tmp_path):

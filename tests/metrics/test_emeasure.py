@@ -5,6 +5,7 @@ import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
 import pytest
 
 from monai_pns.metrics import THRESHOLDS, frame_metrics
+from monai_pns.metrics.emeasure import adaptive_threshold_counts, compute_adaptive_emeasure
 from tests.metrics._cases import blob_case
 
 
@@ -50,3 +51,14 @@ def test_matlab_curve_matches_per_pixel_reference(gt_kind):
     ref = [reference_emeasure(p >= t, gt > 128) for t in THRESHOLDS]
     np.testing.assert_allclose(out["emeasure"], ref, atol=1e-10)
     assert np.all(np.isfinite(out["emeasure"]))
+
+
+def test_a_value_at_the_adaptive_threshold_is_positive():
+    """mean 0.25 -> threshold 0.5 exactly: the 0.5 pixels are foreground (pred >= threshold), as in the toolboxes."""
+    pred = np.array([[0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.25, 0.25]])
+    assert min(2 * pred.mean(), 1.0) == 0.5
+    gt = np.zeros((4, 4), bool)
+    gt[1:3, 2:] = True
+    assert [int(c) for c in adaptive_threshold_counts(pred, gt)] == [4, 0, 0, 12]  # TP, FP, FN, TN
+    assert compute_adaptive_emeasure(pred, gt) == pytest.approx(reference_emeasure(pred >= 0.5, gt), abs=1e-15)
+    assert compute_adaptive_emeasure(pred, gt) != pytest.approx(reference_emeasure(pred > 0.5, gt), abs=1e-3)

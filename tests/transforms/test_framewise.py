@@ -30,6 +30,15 @@ def test_each_frame_drawn_independently_with_a_strict_threshold():
         torch.testing.assert_close(out[key][:, expected], source[:, expected] + 1.0, rtol=0, atol=0)
 
 
+def test_a_draw_equal_to_prob_leaves_its_frame_alone():
+    draws = np.random.RandomState(5).random_sample(6)
+    prob = float(np.sort(draws)[3])  # exactly the fourth smallest draw: three frames are below it
+    out = RandFramewised(keys="image", transform=_add_one, prob=prob).set_random_state(5)({"image": _clip()})
+    changed = (out["image"] != _clip()).flatten(2).any(-1).any(0).numpy()
+    np.testing.assert_array_equal(changed, draws < prob)
+    assert changed.sum() == 3 and not changed[draws == prob].any()
+
+
 @pytest.mark.parametrize("prob, count", [(0.0, 0), (1.0, 6)])
 def test_prob_ends(prob, count):
     clip = _clip()
