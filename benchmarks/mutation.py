@@ -34,7 +34,8 @@ from monai_pns.utils import check_output_file, run_cli, write_atomic  # noqa: E4
 
 @dataclass(frozen=True)
 class Mutant:
-    """One bug: ``find`` (exactly once in ``path``) becomes ``replace``; ``tests`` are the test files that own it."""
+    """One bug: ``find`` (exactly once in ``path``) becomes ``replace``; ``tests`` are the test files that own it.
+    ``equivalent`` says why a mutant turned out to behave exactly as the original (it is left out of the score)."""
 
     id: str
     path: str
@@ -42,10 +43,11 @@ class Mutant:
     replace: str
     tests: tuple[str, ...]
     bug: str
+    equivalent: str = ""
 
 
-def _m(id: str, path: str, find: str, replace: str, tests: str, bug: str) -> Mutant:
-    return Mutant(id, f"monai_pns/{path}", find, replace, tuple(f"tests/{t}" for t in tests.split()), bug)
+def _m(id: str, path: str, find: str, replace: str, tests: str, bug: str, equivalent: str = "") -> Mutant:
+    return Mutant(id, f"monai_pns/{path}", find, replace, tuple(f"tests/{t}" for t in tests.split()), bug, equivalent)
 
 
 MUTANTS = (
@@ -156,7 +158,7 @@ MUTANTS = (
        "inference/test_checkpoint.py", "a released checkpoint's norm shape read transposed"),
     _m("M43", "metrics/smeasure.py", "int(math.floor((s + n_fg) / n_fg + 0.5))", "int(round((s + n_fg) / n_fg))",
        "metrics/test_smeasure.py", "MATLAB's centroid rounded half to even"),
-    _m("M44", "metrics/smeasure.py", "return int(np.round(h / 2)), int(np.round(w / 2))", "return h // 2, w // 2",
+    _m("M44", "metrics/smeasure.py", "return round(h / 2), round(w / 2)", "return h // 2, w // 2",
        "metrics/test_smeasure.py", "an empty GT's centre rounded down"),
     _m("M45", "inference/sources.py", "count if count > 0 else None", "count if count >= 0 else None",
        "inference/test_sources.py test_infer.py", "a header stating 0 frames taken for a count (boundary)"),
@@ -165,7 +167,8 @@ MUTANTS = (
     _m("M47", "inference/sources.py", "volume.shape[0] not in (1, 3)", "volume.shape[0] not in (3,)",
        "inference/test_sources.py", "grey volumes refused"),
     _m("M48", "inference/writers.py", "thickness=max(1, min(frame.shape[:2]) // 200)",
-       "thickness=min(frame.shape[:2]) // 200", "inference/test_writers.py", "no contour on frames under 200 pixels"),
+       "thickness=min(frame.shape[:2]) // 200", "inference/test_writers.py", "no contour on frames under 200 pixels",
+       equivalent="OpenCV's drawContours draws thickness 0 as 1"),
     _m("M49", "distributed.py", "if local_world_size > device_count:", "if local_world_size >= device_count:",
        "test_distributed.py", "one process per GPU refused (boundary)"),
     _m("M50", "distributed.py", "if not timeout > 0:", "if timeout < 0:",
@@ -250,11 +253,13 @@ def main(argv: list[str] | None = None) -> dict:
     for m in chosen:
         result = run_mutant(m, args.timeout)
         results.append(result)
-        print(f"{m.id}  {result['outcome']:16s} {result['seconds']:6.1f} s  {m.path}: {m.bug}", flush=True)
+        note = f" (equivalent: {m.equivalent})" if m.equivalent else ""
+        print(f"{m.id}  {result['outcome']:16s} {result['seconds']:6.1f} s  {m.path}: {m.bug}{note}", flush=True)
     killed = sum(r["outcome"].startswith("killed") for r in results)
-    score = killed / len(results)
-    print(f"killed {killed} of {len(results)}: {score:.0%}")
-    report = {"killed": killed, "mutants": len(results), "score": score, "results": results}
+    scored = sum(not r["equivalent"] for r in results)
+    score = killed / scored if scored else 0.0
+    print(f"killed {killed} of {scored} ({len(results) - scored} equivalent left out): {score:.0%}")
+    report = {"killed": killed, "scored": scored, "mutants": len(results), "score": score, "results": results}
     write_atomic(out, json.dumps(report, indent=1) + "\n")
     return report
 

@@ -22,7 +22,8 @@ _EPS = np.spacing(1.0)
 
 def gt_centroid(gt: np.ndarray, rounding: str = "matlab") -> tuple[int, int]:
     """1-based (row, column) of the GT centroid as the S-measure splits the frame: the first ``row`` rows and
-    ``column`` columns form the top-left quadrant. An empty GT gives the frame centre.
+    ``column`` columns form the top-left quadrant. An empty GT gives the frame centre (rounded the same way; the
+    S-measure of an empty GT does not depend on it).
 
     Sums of the 0-based indices are exact integers, so both roundings see the references' exact quotients.
     """
@@ -32,8 +33,10 @@ def gt_centroid(gt: np.ndarray, rounding: str = "matlab") -> tuple[int, int]:
     per_row = cv2.reduce(gt_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
     per_col = cv2.reduce(gt_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel().astype(np.int64)
     n_fg = int(per_row.sum())
-    if n_fg == 0:
-        return int(np.round(h / 2)), int(np.round(w / 2))
+    if n_fg == 0:  # MATLAB: round(rows / 2), half away from zero; the Python toolbox: np.round, half to even
+        if rounding == "matlab":
+            return int(math.floor(h / 2 + 0.5)), int(math.floor(w / 2 + 0.5))
+        return round(h / 2), round(w / 2)
     sums = (int(per_row @ np.arange(h)), int(per_col @ np.arange(w)))
     if rounding == "matlab":  # round(sum of 1-based indices / n), half away from zero
         return tuple(int(math.floor((s + n_fg) / n_fg + 0.5)) for s in sums)

@@ -30,6 +30,17 @@ def test_overlays_tint_the_predicted_polyp_of_the_middle_frame(tmp_path):
     assert not np.array_equal(inside, outside)
 
 
+def test_a_constant_image_shows_black_under_its_overlay(tmp_path):
+    engine = Engine(lambda e, b: b)
+    OverlaySaver(tmp_path, sigmoid=False).attach(engine)
+    pred = torch.zeros(1, 6, 6)
+    pred[0, :3] = 1.0
+    engine.run([[{"image": torch.full((3, 6, 6), 0.7), "pred": pred}]], max_epochs=1)  # nothing to stretch
+    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "overlay_0.png")), cv2.COLOR_BGR2RGB)
+    assert rgb[3:].tolist() == np.zeros((3, 6, 3), np.uint8).tolist()  # black where no polyp: no division by 0
+    assert (rgb[:3, :, 0] > 0).all()  # the polyp tinted
+
+
 def test_2d_items_and_bad_count(tmp_path):
     engine = Engine(lambda e, b: b)
     OverlaySaver(tmp_path / "o", max_images=1).attach(engine)

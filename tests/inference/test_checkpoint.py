@@ -68,6 +68,8 @@ def test_network_config_wins_and_is_checked(tmp_path):
         ({"name": "UNet"}, "UNet"),
         ({"kwargs": [1]}, "'kwargs' must be a dict"),
         ({"clip_length": 0}, "'clip_length' must be a positive int"),
+        ({"intensity": {"mean": [0.5] * 3}}, r"'intensity' must be \{'mean': \[...\], 'std': \[...\]\}"),
+        ({"intensity": {"mean": [0.5] * 3, "std": [0.2] * 3, "max": 1}}, "'intensity' must be"),
         ({"kwargs": {"num_blokcs": 1}}, r"cannot build PNSNet\(\*\*\{'num_blokcs': 1\}\)"),
     ]:
         torch.save({"network": net.state_dict(), "network_config": bad}, tmp_path / "bad.pt")

@@ -107,6 +107,29 @@ def test_volume_reoriented_and_rescaled(tmp_path):
         np.testing.assert_array_equal(frame[..., 1], expected)
 
 
+@pytest.mark.parametrize("low, high", [(0, 200), (0, 255), (1, 254)])
+def test_an_8bit_volume_keeps_its_values(tmp_path, low, high):
+    data = np.linspace(low, high, 4 * 5 * 2).round().astype(np.uint8).reshape(4, 5, 2)
+    assert (data.min(), data.max()) == (low, high)
+    nib.save(nib.Nifti1Image(data, volume_affine()), tmp_path / "v.nii.gz")
+    for t, (_, frame) in enumerate(_frames(open_sources(tmp_path / "v.nii.gz")[0])):
+        np.testing.assert_array_equal(frame[..., 0], data[..., t])  # not stretched to 0-255
+
+
+def test_a_header_without_a_frame_count(tmp_path, monkeypatch):
+    """A container whose header states 0 frames (a stream) has an unknown count: never reported short."""
+    path = write_video(tmp_path / "v.avi", 5, fourcc="MJPG")
+
+    class NoCount(cv2.VideoCapture):
+        def get(self, prop):
+            return 0.0 if prop == cv2.CAP_PROP_FRAME_COUNT else super().get(prop)
+
+    monkeypatch.setattr(cv2, "VideoCapture", NoCount)
+    [source] = open_sources(path)
+    assert source.num_frames is None
+    assert len(_frames(source)) == 5 and source.decoded_frames == 5 and not source.short
+
+
 @pytest.mark.parametrize(
     "name, content, error, match",
     [

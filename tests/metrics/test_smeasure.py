@@ -69,6 +69,24 @@ def test_half_pixel_centroid_rounding():
     assert matlab != pytest.approx(sunseg, abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    "rows, cols, mode, expected",
+    [
+        # 1-based means 2.5 (even below) and 3.5 (odd below): MATLAB rounds both up; pysodmetrics rounds the 0-based
+        # means 1.5 and 2.5 half to even, then adds 1
+        (slice(1, 3), slice(2, 4), "matlab", (3, 4)),
+        (slice(1, 3), slice(2, 4), "sunseg", (3, 3)),
+        # an empty GT: the centre of a 5 x 7 frame, 2.5 and 3.5
+        (slice(0, 0), slice(0, 0), "matlab", (3, 4)),
+        (slice(0, 0), slice(0, 0), "sunseg", (2, 4)),
+    ],
+)
+def test_centroid_halves_below_even_and_odd_numbers(rows, cols, mode, expected):
+    gt = np.zeros((5, 7), bool)
+    gt[rows, cols] = True
+    assert gt_centroid(gt, mode) == expected
+
+
 def test_degenerate_gt():
     rng = np.random.default_rng(1)
     pred = rng.uniform(size=(12, 15))

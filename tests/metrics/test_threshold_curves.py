@@ -6,6 +6,7 @@ import pytest
 from monai_pns.metrics import THRESHOLDS, frame_metrics
 from monai_pns.metrics import _histogram
 from monai_pns.metrics.preprocess import prepare_frame, threshold_levels
+from monai_pns.metrics.threshold_curves import compute_count_curves, counts_from_level_hist
 from tests.metrics._cases import blob_case
 
 
@@ -89,6 +90,14 @@ def test_degenerate_gt_never_nan(gt_value, mode):
     else:  # no GT background: specificity 0, sensitivity 1 at threshold 0
         np.testing.assert_array_equal(out["specificity"], 0.0)
         assert out["sensitivity"][-1] == 1.0
+
+
+@pytest.mark.parametrize("beta2", [0.0, -0.3])
+def test_beta2_must_be_positive(beta2):
+    counts = counts_from_level_hist(np.ones((2, 257), np.int64))
+    with pytest.raises(ValueError, match=f"beta2 must be positive, got {beta2}"):
+        compute_count_curves(counts, beta2)
+    assert compute_count_curves(counts, 1e-9)["fmeasure"].shape == (256,)
 
 
 def test_tp_zero_rule_and_constant_prediction():
