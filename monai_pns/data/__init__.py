@@ -1,13 +1,20 @@
-"""Datasets on disk: datalists from the real layouts, frame/video reading, the embedded synthetic set."""
+"""Datasets on disk: datalists from the real layouts, frame/video reading, the embedded synthetic set, and the
+per-frame metadata keys every later stage reads."""
 
 from __future__ import annotations
 
 import importlib
 
 __all__ = [
+    "FRAME_INDEX",
+    "FRAME_META_KEYS",
+    "FRAME_PATH",
+    "FRAME_WRITE",
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
     "VIDEO_EXTENSIONS",
+    "VIDEO_ID",
+    "batch_frame_ids",
     "build_datalist",
     "check_image_complete",
     "count_video_frames",
@@ -30,6 +37,7 @@ __all__ = [
 ]
 
 _MODULES = {
+    "frame_keys": ("FRAME_INDEX", "FRAME_META_KEYS", "FRAME_PATH", "FRAME_WRITE", "VIDEO_ID", "batch_frame_ids"),
     "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "check_image_complete", "count_video_frames", "frame_stem",
                  "is_video_file", "parse_frame_ref", "probability_to_uint8", "read_frames", "read_image",
                  "read_video_frames", "video_frame_ref"),
