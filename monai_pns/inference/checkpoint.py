@@ -30,8 +30,8 @@ import torch.nn as nn
 from monai.utils import look_up_option
 
 from monai_pns.networks import PNSNet, PNSPlusNet
-from monai_pns.networks.nets.pnsnet import OFFICIAL_NORM_SHAPE
-from monai_pns.networks.utils import load_checkpoint_file, load_official_state_dict, load_state_dict_checked
+from monai_pns.networks.nets.official_weights import OFFICIAL_NORM_SHAPE, load_official_state_dict
+from monai_pns.networks.utils import load_checkpoint_file, load_state_dict_checked
 
 __all__ = [
     "NETWORKS",

@@ -12,13 +12,12 @@ from monai_pns.networks.blocks.light_rfb import LightRFB
 from monai_pns.networks.blocks.ns_block import NSBlock
 from monai_pns.networks.blocks.pns_decoder import PNSDecoder
 from monai_pns.networks.layers.tracing import is_exporting
+from monai_pns.networks.nets.official_weights import OFFICIAL_NORM_SHAPE, load_official_state_dict
 from monai_pns.networks.nets.res2net import Res2Net
-from monai_pns.networks.utils import clip_to_frames, frames_to_clip, load_official_state_dict, resolve_state_dict
+from monai_pns.networks.utils import clip_to_frames, frames_to_clip, resolve_state_dict
 
 __all__ = ["PNSNet", "PNSPlusNet"]
 
-# The released models were trained on 256 x 448 inputs; their NS LayerNorm is bound to that size at stride 16.
-OFFICIAL_NORM_SHAPE = (16, 28)
 _STRIDE = 16
 
 
