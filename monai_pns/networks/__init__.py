@@ -9,6 +9,7 @@ from __future__ import annotations
 from .blocks import LightRFB, NSBlock, PNSDecoder, ns_parameter_groups
 from .layers import relevance_measuring, spatial_temporal_aggregation
 from .nets import (
+    PNSBase,
     PNSNet,
     PNSPlusNet,
     Res2Net,
@@ -22,6 +23,7 @@ from .utils import load_state_dict_checked
 __all__ = [
     "LightRFB",
     "NSBlock",
+    "PNSBase",
     "PNSDecoder",
     "PNSNet",
     "PNSPlusNet",

@@ -4,10 +4,11 @@ converter of the released PNS-Net / PNS+ checkpoints."""
 from __future__ import annotations
 
 from .official_weights import convert_official_state_dict
-from .pnsnet import PNSNet, PNSPlusNet
+from .pnsnet import PNSBase, PNSNet, PNSPlusNet
 from .res2net import Res2Net, Res2NetBottleneck, Res2NetEncoder, load_res2net_weights
 
 __all__ = [
+    "PNSBase",
     "PNSNet",
     "PNSPlusNet",
     "Res2Net",
