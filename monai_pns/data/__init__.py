@@ -37,12 +37,12 @@ __all__ = [
 ]
 
 _MODULES = {
-    "frame_keys": ("FRAME_INDEX", "FRAME_META_KEYS", "FRAME_PATH", "FRAME_WRITE", "VIDEO_ID", "batch_frame_ids"),
     "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "check_image_complete", "count_video_frames", "frame_stem",
                  "is_video_file", "parse_frame_ref", "probability_to_uint8", "read_frames", "read_image",
                  "read_video_frames", "video_frame_ref"),
     "datalist": ("LAYOUTS", "build_datalist", "inference_cases", "natural_key", "sunseg_frame_key", "write_datalist"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
+    "frame_keys": ("FRAME_INDEX", "FRAME_META_KEYS", "FRAME_PATH", "FRAME_WRITE", "VIDEO_ID", "batch_frame_ids"),
 }
 _ORIGIN = {name: module for module, names in _MODULES.items() for name in names}
 
