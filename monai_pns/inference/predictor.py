@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,9 +106,10 @@ class VideoPredictor(FramePredictor):
         network: a clip model, (1, 3, T, H', W') -> logits (1, 1, T, H', W') (or (1, 3, 1 + T, H', W') -> the same
             with ``anchor``): a PNSNet, its :func:`~monai_pns.inference.optimize_network` form, or an ONNX session
             wrapper.
-        spatial_size, clip_length, normalize, mean, std: see :class:`FramePredictor`.
+        spatial_size, clip_length: see :class:`FramePredictor`.
         anchor: prepend the video's first frame to every clip (the network's ``takes_anchor``: PNS+).
         device: where the clips are sent (the network's device).
+        kwargs: ``normalize``, ``mean``, ``std`` of :class:`FramePredictor`, by keyword.
 
     Examples::
 
@@ -118,17 +120,10 @@ class VideoPredictor(FramePredictor):
     """
 
     def __init__(
-        self,
-        network: ClipModel,
-        spatial_size: Sequence[int] = (256, 448),
-        clip_length: int = 5,
-        anchor: bool = False,
-        normalize: bool = True,
-        mean: Sequence[float] = PNS_MEAN,
-        std: Sequence[float] = PNS_STD,
-        device: str | torch.device = "cpu",
+        self, network: ClipModel, spatial_size: Sequence[int] = (256, 448), clip_length: int = 5, anchor: bool = False,
+        *, device: str | torch.device = "cpu", **kwargs: Any,
     ) -> None:
-        super().__init__(network, spatial_size, clip_length, normalize, mean, std)
+        super().__init__(network, spatial_size, clip_length, **kwargs)
         self.anchor = anchor
         self.device = torch.device(device)
 
