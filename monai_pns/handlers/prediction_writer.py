@@ -9,7 +9,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import cv2
-import numpy as np
 import torch
 from monai.data import decollate_batch
 from monai.handlers import from_engine

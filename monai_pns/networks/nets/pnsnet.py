@@ -56,6 +56,13 @@ class PNSBase(nn.Module):
         zero_init: start every NS block's output projection at zero (see :class:`NSBlock`): a new network then
             computes its static model's function (every NS term zero, see the subclasses) and training on clips only
             has temporal context to add; loaded weights behave the same either way.
+
+    Examples::
+
+        >>> PNSNet.takes_anchor, PNSPlusNet.takes_anchor
+        (False, True)
+        >>> isinstance(PNSPlusNet(num_groups=2, global_dilations=(3, 4), local_dilations=(1, 2)), PNSBase)
+        True
     """
 
     takes_anchor: bool = False
