@@ -1,13 +1,20 @@
-"""Datasets on disk: datalists from the real layouts, frame/video reading, the embedded synthetic set."""
+"""Datasets on disk: datalists from the real layouts, frame/video reading, the embedded synthetic set, and the
+per-frame metadata keys every later stage reads."""
 
 from __future__ import annotations
 
 import importlib
 
 __all__ = [
+    "FRAME_INDEX",
+    "FRAME_META_KEYS",
+    "FRAME_PATH",
+    "FRAME_WRITE",
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
     "VIDEO_EXTENSIONS",
+    "VIDEO_ID",
+    "batch_frame_ids",
     "build_datalist",
     "check_image_complete",
     "count_video_frames",
@@ -35,6 +42,7 @@ _MODULES = {
                  "read_video_frames", "video_frame_ref"),
     "datalist": ("LAYOUTS", "build_datalist", "inference_cases", "natural_key", "sunseg_frame_key", "write_datalist"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
+    "frame_keys": ("FRAME_INDEX", "FRAME_META_KEYS", "FRAME_PATH", "FRAME_WRITE", "VIDEO_ID", "batch_frame_ids"),
 }
 _ORIGIN = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ignite.engine import Engine, Events
 from monai.handlers import MLFlowHandler
-from monai.utils import optional_import
+from monai.utils import IgniteInfo, min_version, optional_import
 
 mlflow, _ = optional_import("mlflow", descriptor="Please install mlflow before using MLflow tracking.")
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
 __all__ = ["PhaseMLFlowHandler", "end_mlflow_run"]
 

@@ -5,15 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
 from monai.handlers import from_engine
+from monai.utils import IgniteInfo, min_version, optional_import
 from monai.visualize import blend_images
 
 from monai_pns.utils import write_atomic
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
 __all__ = ["OverlaySaver"]
 

@@ -9,15 +9,14 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import cv2
-import numpy as np
 import torch
 from monai.data import decollate_batch
 from monai.handlers import from_engine
 from monai.transforms import Resize
 from monai.utils import CommonKeys, IgniteInfo, MetaKeys, look_up_option, min_version, optional_import
 
+from monai_pns.data.frame_keys import FRAME_PATH, FRAME_WRITE, VIDEO_ID
 from monai_pns.data.image_io import frame_stem, probability_to_uint8
-from monai_pns.transforms.frame_meta import FRAME_PATH, FRAME_WRITE, VIDEO_ID
 from monai_pns.utils import check_output_dir, write_atomic
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")

@@ -29,9 +29,9 @@ import torch
 import torch.nn as nn
 from monai.utils import look_up_option
 
-from monai_pns.networks import PNSNet, PNSPlusNet
-from monai_pns.networks.nets.pnsnet import OFFICIAL_NORM_SHAPE
-from monai_pns.networks.utils import load_checkpoint_file, load_official_state_dict, load_state_dict_checked
+from monai_pns.networks import PNSBase, PNSNet, PNSPlusNet
+from monai_pns.networks.nets.official_weights import OFFICIAL_NORM_SHAPE, load_official_state_dict
+from monai_pns.networks.utils import load_checkpoint_file, load_state_dict_checked
 
 __all__ = [
     "NETWORKS",
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: the architectures a checkpoint's ``network_config["name"]`` may name
-NETWORKS: dict[str, type[nn.Module]] = {"PNSNet": PNSNet, "PNSPlusNet": PNSPlusNet}
+NETWORKS: dict[str, type[PNSBase]] = {"PNSNet": PNSNet, "PNSPlusNet": PNSPlusNet}
 _CONFIG_FIELDS = ("name", "kwargs", "clip_length", "spatial_size", "intensity")
 #: the bundle setting behind each ``network_config`` field whose name differs
 _SETTING_NAMES = {"name": "network", "kwargs": "network_kwargs", "intensity": "pixel_mean / pixel_std"}
@@ -66,8 +66,9 @@ class NetworkSpec:
 
     @property
     def uses_anchor(self) -> bool:
-        """Whether the network takes the video's first frame as an anchor before the clip (PNS+)."""
-        return self.name == "PNSPlusNet"
+        """Whether the network takes the video's first frame as an anchor before the clip: its class's
+        ``takes_anchor`` (PNS+)."""
+        return NETWORKS[self.name].takes_anchor
 
     def build(self) -> nn.Module:
         return NETWORKS[self.name](**self.kwargs)

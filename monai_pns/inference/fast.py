@@ -27,7 +27,7 @@ from torch.fx.experimental.optimization import fuse
 
 from monai_pns.inference.onnx_backend import OnnxEncoder, has_onnxruntime
 from monai_pns.networks.blocks import NSBlock
-from monai_pns.networks.nets.pnsnet import _PNSBase
+from monai_pns.networks import PNSBase
 
 __all__ = ["ENCODERS", "PRECISIONS", "cpu_bf16_support", "optimize_network", "resolve_encoder", "resolve_precision"]
 
@@ -126,13 +126,13 @@ def resolve_encoder(encoder: str, precision: str, device: str | torch.device = "
 
 
 def optimize_network(
-    network: _PNSBase,
+    network: PNSBase,
     precision: str = "fp32",
     device: str | torch.device = "cpu",
     encoder: str = "auto",
     fold_batch_norm: bool = True,
     channels_last: bool = True,
-) -> _PNSBase:
+) -> PNSBase:
     """The fastest equivalent of a trained PNSNet / PNSPlusNet for ``device`` and ``precision`` (see the module).
 
     The network is copied (the argument is left as it was) and put in eval mode; its ``forward`` keeps its signature:
@@ -153,7 +153,7 @@ def optimize_network(
         >>> fast(torch.rand(1, 3, 5, 64, 112)).shape
         torch.Size([1, 1, 5, 64, 112])
     """
-    if not isinstance(network, _PNSBase):
+    if not isinstance(network, PNSBase):
         raise ValueError(f"network must be a PNSNet or PNSPlusNet, got {type(network).__name__}.")
     precision = resolve_precision(precision, device)
     encoder = resolve_encoder(encoder, precision, device)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from monai.transforms import Compose, NormalizeIntensity, Resize
 from monai_pns.transforms import PNS_MEAN, PNS_STD
 from monai_pns.transforms.window import clip_window
 
-__all__ = ["FramePrediction", "VideoPredictor", "frame_preprocessing", "probabilities_at"]
+__all__ = ["FramePrediction", "FramePredictor", "VideoPredictor", "frame_preprocessing", "probabilities_at"]
 
 ClipModel = Callable[[torch.Tensor], torch.Tensor]
 
@@ -67,19 +68,48 @@ class _Frame:
     tensor: torch.Tensor
 
 
-class VideoPredictor:
+class FramePredictor:
+    """What the offline and the live predictor share: the network, the clip length T and the per-frame
+    preprocessing of :func:`frame_preprocessing` (``self.preprocess``).
+
+    Args:
+        network: the clip model.
+        spatial_size: (H', W'), the network's input size.
+        clip_length: T, frames per clip (the PNS+ anchor not counted).
+        normalize, mean, std: see :func:`frame_preprocessing`; the released checkpoints were trained without
+            normalisation.
+
+    Raises:
+        ValueError: naming ``clip_length`` when it is below 1.
+    """
+
+    def __init__(
+        self,
+        network: ClipModel,
+        spatial_size: Sequence[int] = (256, 448),
+        clip_length: int = 5,
+        normalize: bool = True,
+        mean: Sequence[float] = PNS_MEAN,
+        std: Sequence[float] = PNS_STD,
+    ) -> None:
+        if clip_length < 1:
+            raise ValueError(f"clip_length must be >= 1, got {clip_length=}.")
+        self.network = network
+        self.clip_length = clip_length
+        self.preprocess = frame_preprocessing(spatial_size, normalize, mean, std)
+
+
+class VideoPredictor(FramePredictor):
     """Segment every frame of a video with a clip model, streaming: frames in, :class:`FramePrediction` out, in order.
 
     Args:
         network: a clip model, (1, 3, T, H', W') -> logits (1, 1, T, H', W') (or (1, 3, 1 + T, H', W') -> the same
             with ``anchor``): a PNSNet, its :func:`~monai_pns.inference.optimize_network` form, or an ONNX session
             wrapper.
-        spatial_size: (H', W'), the network's input size.
-        clip_length: T.
-        anchor: prepend the video's first frame to every clip (PNS+).
-        normalize, mean, std: see :func:`frame_preprocessing`; the released checkpoints were trained without
-            normalisation.
+        spatial_size, clip_length: see :class:`FramePredictor`.
+        anchor: prepend the video's first frame to every clip (the network's ``takes_anchor``: PNS+).
         device: where the clips are sent (the network's device).
+        kwargs: ``normalize``, ``mean``, ``std`` of :class:`FramePredictor`, by keyword.
 
     Examples::
 
@@ -90,23 +120,12 @@ class VideoPredictor:
     """
 
     def __init__(
-        self,
-        network: ClipModel,
-        spatial_size: Sequence[int] = (256, 448),
-        clip_length: int = 5,
-        anchor: bool = False,
-        normalize: bool = True,
-        mean: Sequence[float] = PNS_MEAN,
-        std: Sequence[float] = PNS_STD,
-        device: str | torch.device = "cpu",
+        self, network: ClipModel, spatial_size: Sequence[int] = (256, 448), clip_length: int = 5, anchor: bool = False,
+        *, device: str | torch.device = "cpu", **kwargs: Any,
     ) -> None:
-        if clip_length < 1:
-            raise ValueError(f"clip_length must be >= 1, got {clip_length=}.")
-        self.network = network
-        self.clip_length = clip_length
+        super().__init__(network, spatial_size, clip_length, **kwargs)
         self.anchor = anchor
         self.device = torch.device(device)
-        self.preprocess = frame_preprocessing(spatial_size, normalize, mean, std)
 
     def _run(self, clip: Sequence[_Frame], anchor: _Frame | None) -> np.ndarray:
         """Probabilities (T, H, W) at the frames' resolution for one clip."""

@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from monai_pns.inference.predictor import frame_preprocessing, probabilities_at
-from monai_pns.networks.nets.pnsnet import PNSPlusNet, _PNSBase
-from monai_pns.transforms import PNS_MEAN, PNS_STD
+from monai_pns.inference.predictor import FramePredictor, probabilities_at
+from monai_pns.networks import PNSBase
 
 __all__ = ["StreamingPredictor"]
 
 
-class StreamingPredictor:
+class StreamingPredictor(FramePredictor):
     """Segment a live video frame by frame with PNS-Net or PNS+, from a causal window of the last T frames.
 
     Each new frame goes through the backbone and the reducers once; their outputs are cached for the next T - 1
     frames. The NS blocks then run on the window's cached features, the last block for the newest query frame only
     (:meth:`~monai_pns.networks.PNSNet.refine` with ``last_only=True``), and the decoder on the newest frame. The
     result equals the offline network run on the same window, ``network(window)[:, :, -1]``: at the start of a
-    stream the window holds the frames seen so far (1, 2, ..., T). For PNS+ the first frame pushed after
-    :meth:`reset` is the anchor (it is predicted too, as the only local frame of its own window).
+    stream the window holds the frames seen so far (1, 2, ..., T). For a network that takes an anchor
+    (``takes_anchor``: PNS+) the first frame pushed after :meth:`reset` is the anchor (it is predicted too, as the
+    only local frame of its own window).
 
     Args:
         network: a :class:`~monai_pns.networks.PNSNet` or :class:`~monai_pns.networks.PNSPlusNet` in eval mode, or
             its :func:`~monai_pns.inference.optimize_network` form.
-        spatial_size: (H', W'), the network's input size.
-        clip_length: T, the window length (local frames for PNS+).
-        normalize, mean, std: as in :class:`~monai_pns.inference.VideoPredictor`.
+        kwargs: ``spatial_size``, ``clip_length`` (T, the window length: local frames for PNS+), ``normalize``,
+            ``mean``, ``std``, as in :class:`~monai_pns.inference.predictor.FramePredictor`.
 
     Examples::
 
@@ -39,24 +38,12 @@ class StreamingPredictor:
         (48, 80)
     """
 
-    def __init__(
-        self,
-        network: _PNSBase,
-        spatial_size: Sequence[int] = (256, 448),
-        clip_length: int = 5,
-        normalize: bool = True,
-        mean: Sequence[float] = PNS_MEAN,
-        std: Sequence[float] = PNS_STD,
-    ) -> None:
-        if not isinstance(network, _PNSBase):
+    def __init__(self, network: PNSBase, **kwargs: Any) -> None:
+        if not isinstance(network, PNSBase):
             raise ValueError(f"network must be a PNSNet or PNSPlusNet, got {type(network).__name__}.")
-        if clip_length < 1:
-            raise ValueError(f"clip_length must be >= 1, got {clip_length=}.")
-        self.network = network
-        self.clip_length = clip_length
-        self.preprocess = frame_preprocessing(spatial_size, normalize, mean, std)
+        super().__init__(network, **kwargs)
         self.dtype = next(network.parameters()).dtype
-        self._features: deque[torch.Tensor] = deque(maxlen=clip_length)
+        self._features: deque[torch.Tensor] = deque(maxlen=self.clip_length)
         self._anchor: torch.Tensor | None = None
 
     def reset(self) -> None:
@@ -70,7 +57,7 @@ class StreamingPredictor:
         x = self.preprocess(frame)[None].to(self.dtype)
         with torch.inference_mode():
             low, high = net.encode(x)
-            if isinstance(net, PNSPlusNet) and self._anchor is None:
+            if net.takes_anchor and self._anchor is None:
                 self._anchor = high
             self._features.append(high)
             clip = torch.stack(list(self._features), dim=2)  # (1, C', T, h', w')

@@ -13,10 +13,10 @@ import torch.distributed as dist
 from monai.metrics import CumulativeIterationMetric
 from monai.utils import look_up_option, string_list_all_gather
 
+from monai_pns.data.frame_keys import FRAME_INDEX, FRAME_WRITE, VIDEO_ID, batch_frame_ids
 from monai_pns.metrics.aggregation import SUMMARY_KEYS, VPSEvaluator
 from monai_pns.metrics.frame import CURVE_KEYS, metrics_from_prepared
 from monai_pns.metrics.preprocess import EVAL_MODES, prepare_frame
-from monai_pns.transforms.frame_meta import FRAME_INDEX, FRAME_WRITE, VIDEO_ID, batch_frame_ids
 
 __all__ = ["VPSMetric"]
 

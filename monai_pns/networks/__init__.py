@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from .blocks import LightRFB, NSBlock, PNSDecoder, ns_parameter_groups
 from .layers import relevance_measuring, spatial_temporal_aggregation
-from .nets import PNSNet, PNSPlusNet, Res2Net, Res2NetBottleneck, Res2NetEncoder, load_res2net_weights
-from .utils import convert_official_state_dict, load_state_dict_checked
+from .nets import PNSBase, PNSNet, PNSPlusNet, Res2Net, Res2NetBottleneck, Res2NetEncoder, load_res2net_weights
+from .nets.official_weights import convert_official_state_dict
+from .utils import load_state_dict_checked
 
 __all__ = [
     "LightRFB",
     "NSBlock",
+    "PNSBase",
     "PNSDecoder",
     "PNSNet",
     "PNSPlusNet",

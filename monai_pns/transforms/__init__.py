@@ -5,7 +5,6 @@ from __future__ import annotations
 from monai_pns.transforms.anchor import DropAnchord
 from monai_pns.transforms.crop import RandSymmetricCropResized
 from monai_pns.transforms.framewise import RandFramewised
-from monai_pns.transforms.frame_meta import FRAME_META_KEYS, batch_frame_ids
 from monai_pns.transforms.loading import LoadFramesd
 from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
 from monai_pns.transforms.sequential import (
@@ -18,7 +17,6 @@ from monai_pns.transforms.window import RandClipWindowd, clip_window, count_fram
 
 __all__ = [
     "DropAnchord",
-    "FRAME_META_KEYS",
     "LoadFramesd",
     "PNS_MEAN",
     "PNS_STD",
@@ -26,7 +24,6 @@ __all__ = [
     "RandFramewised",
     "RandSymmetricCropResized",
     "SequentialClipsd",
-    "batch_frame_ids",
     "clip_window",
     "count_frames",
     "eval_transforms",

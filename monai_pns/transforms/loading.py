@@ -14,6 +14,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from monai.utils import ensure_tuple
 
+from monai_pns.data.frame_keys import FRAME_INDEX, FRAME_PATH, FRAME_WRITE, VIDEO_ID
 from monai_pns.data.image_io import read_frames
 from monai_pns.transforms.frame_meta import frame_meta
 
@@ -34,7 +35,7 @@ class LoadFramesd(MapTransform):
     reproduces that.
 
     Every loaded tensor is a ``MetaTensor`` whose ``.meta`` holds the frame metadata of
-    :mod:`monai_pns.transforms.frame_meta`, taken from the item: ``video_id`` from ``case_key`` (left out when
+    :mod:`monai_pns.data.frame_keys`, taken from the item: ``video_id`` from ``case_key`` (left out when
     the item has none), ``frame_index`` from ``index_key`` (default ``0..T-1``, or 0 for a single image),
     ``frame_write`` from ``write_key`` (default all True), ``frame_path`` from ``path_key`` (default the frame refs
     of the first non-mask key) and ``spatial_shape``, the original (T, H, W) or (H, W). The item's own keys are
@@ -63,9 +64,9 @@ class LoadFramesd(MapTransform):
         mask_keys: KeysCollection = ("label",),
         mask_threshold: int = 128,
         case_key: str = "case",
-        index_key: str = "frame_index",
-        write_key: str = "frame_write",
-        path_key: str = "frame_path",
+        index_key: str = FRAME_INDEX,
+        write_key: str = FRAME_WRITE,
+        path_key: str = FRAME_PATH,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
@@ -92,11 +93,11 @@ class LoadFramesd(MapTransform):
         """The item's frame metadata (``spatial_shape`` aside), each per-frame value checked against the item."""
         count = len(refs)
         sources = {  # meta key: (item key, default)
-            "frame_index": (self.index_key, 0 if single else list(range(count))),
-            "frame_write": (self.write_key, True if single else [True] * count),
-            "frame_path": (self.path_key, refs[0] if single else refs),
+            FRAME_INDEX: (self.index_key, 0 if single else list(range(count))),
+            FRAME_WRITE: (self.write_key, True if single else [True] * count),
+            FRAME_PATH: (self.path_key, refs[0] if single else refs),
         }
-        meta: dict[str, object] = {"video_id": d.get(self.case_key)}
+        meta: dict[str, object] = {VIDEO_ID: d.get(self.case_key)}
         for name, (key, default) in sources.items():
             value = d.get(key, default)
             is_sequence = isinstance(value, (list, tuple)) or (isinstance(value, torch.Tensor) and value.ndim > 0)

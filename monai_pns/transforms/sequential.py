@@ -8,6 +8,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from monai_pns.data.frame_keys import FRAME_INDEX, FRAME_PATH, FRAME_WRITE
 from monai_pns.transforms.window import count_frames, clip_window, select_frames
 
 __all__ = ["SequentialClipsd", "expand_frames", "expand_sequential_clips", "sequential_windows"]
@@ -75,9 +76,9 @@ class SequentialClipsd(MapTransform):
         keys: KeysCollection,
         clip_length: int = 5,
         anchor: bool = False,
-        index_key: str = "frame_index",
-        write_key: str = "frame_write",
-        path_key: str = "frame_path",
+        index_key: str = FRAME_INDEX,
+        write_key: str = FRAME_WRITE,
+        path_key: str = FRAME_PATH,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
@@ -144,7 +145,7 @@ def expand_frames(cases: Iterable[Mapping[Hashable, object]], keys: Sequence[str
     """
     items = []
     for clip in expand_sequential_clips(cases, keys, clip_length=1):
-        for key in (*keys, "frame_index", "frame_write", "frame_path"):
+        for key in (*keys, FRAME_INDEX, FRAME_WRITE, FRAME_PATH):
             if key in clip:
                 value = clip[key]
                 clip[key] = value[:, 0] if hasattr(value, "ndim") else value[0]  # type: ignore[index]

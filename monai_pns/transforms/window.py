@@ -9,6 +9,7 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable
 
+from monai_pns.data.frame_keys import FRAME_INDEX
 from monai_pns.transforms.frame_meta import with_frame_meta
 
 __all__ = ["RandClipWindowd", "clip_window", "count_frames", "select_frames", "window_starts"]
@@ -107,7 +108,7 @@ class RandClipWindowd(Randomizable, MapTransform):
         stride: int = 1,
         exclude_ends: bool = True,
         anchor: bool = False,
-        index_key: str = "frame_index",
+        index_key: str = FRAME_INDEX,
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -12,35 +13,77 @@ from monai_pns.networks.blocks.light_rfb import LightRFB
 from monai_pns.networks.blocks.ns_block import NSBlock
 from monai_pns.networks.blocks.pns_decoder import PNSDecoder
 from monai_pns.networks.layers.tracing import is_exporting
+from monai_pns.networks.nets.official_weights import OFFICIAL_NORM_SHAPE, load_official_state_dict
 from monai_pns.networks.nets.res2net import Res2Net
-from monai_pns.networks.utils import clip_to_frames, frames_to_clip, load_official_state_dict, resolve_state_dict
+from monai_pns.networks.utils import clip_to_frames, frames_to_clip, resolve_state_dict
 
-__all__ = ["PNSNet", "PNSPlusNet"]
+__all__ = ["PNSBase", "PNSNet", "PNSPlusNet"]
 
-# The released models were trained on 256 x 448 inputs; their NS LayerNorm is bound to that size at stride 16.
-OFFICIAL_NORM_SHAPE = (16, 28)
 _STRIDE = 16
 
 
-class _PNSBase(nn.Module):
-    """Backbone, the two LightRFB reducers and the decoder shared by PNS-Net and PNS+.
+class PNSBase(nn.Module):
+    """What PNS-Net and PNS+ share: their constructor arguments, the Res2Net-50 backbone, the two LightRFB reducers,
+    the decoder, the settings of their NS blocks and the loading of released weights; subclasses add their NS
+    blocks (built by ``_ns_block`` with the shared settings), ``forward`` and :meth:`refine`.
 
     Frames are processed channel-first: a clip (B, C, T, H, W) runs through the backbone as B*T images, the high
     feature is viewed as a clip (B, C', T, H/16, W/16) for the NS blocks and the decoder runs frame by frame again.
+    H and W must be multiples of 16; the output is logits (apply a sigmoid for probabilities).
+
+    Attributes:
+        takes_anchor: whether the network's input starts with an anchor frame, the video's first frame, that the
+            NS blocks attend from and that gets no prediction: (B, C, 1 + T, H, W) -> (B, out_channels, T, H, W).
+            False for :class:`PNSNet`, True for :class:`PNSPlusNet`. A class attribute: the bundle configs
+            (``anchor``: ``getattr(network_class, 'takes_anchor', False)``, False for networks without it, such as
+            MONAI's) and the inference code read it to build the clips.
+
+    Args:
+        in_channels: image channels.
+        out_channels: output channels (1 for binary polyp segmentation).
+        num_groups: N, channel groups of every NS block.
+        radius: NS window radius r (a (2r+1) x (2r+1) window per frame).
+        low_channels: channels of the reduced stride-8 feature.
+        high_channels: channels of the reduced stride-16 feature (the NS blocks' width).
+        norm_shape: ``None`` for a size-agnostic query norm; ``(H/16, W/16)`` for the released size-bound LayerNorm
+            (``(16, 28)`` for 256 x 448 clips, needed for released weights).
+        use_norm: normalise the NS queries.
+        soft_attention: gate the NS outputs by their soft-attention maps.
+        softmax_aggregation: aggregate with softmax probabilities (the paper) instead of raw scores (the release).
+        dropout: ``Dropout2d`` probability before the last conv.
+        backbone_weights: optional Res2Net ImageNet weights (a path to, or state dict in the layout of,
+            ``res2net50_v1b_26w_4s-3cf99910.pth``).
+        zero_init: start every NS block's output projection at zero (see :class:`NSBlock`): a new network then
+            computes its static model's function (every NS term zero, see the subclasses) and training on clips only
+            has temporal context to add; loaded weights behave the same either way.
+
+    Examples::
+
+        >>> PNSNet.takes_anchor, PNSPlusNet.takes_anchor
+        (False, True)
+        >>> isinstance(PNSPlusNet(num_groups=2, global_dilations=(3, 4), local_dilations=(1, 2)), PNSBase)
+        True
     """
 
+    takes_anchor: bool = False
     _official_arch: str = ""
 
     def __init__(
         self,
         *,
-        in_channels: int,
-        out_channels: int,
-        low_channels: int,
-        high_channels: int,
-        norm_shape: Sequence[int] | None,
-        dropout: float,
-        backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None,
+        in_channels: int = 3,
+        out_channels: int = 1,
+        num_groups: int = 4,
+        radius: int = 3,
+        low_channels: int = 24,
+        high_channels: int = 32,
+        norm_shape: Sequence[int] | None = None,
+        use_norm: bool = True,
+        soft_attention: bool = True,
+        softmax_aggregation: bool = False,
+        dropout: float = 0.1,
+        backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+        zero_init: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -49,12 +92,26 @@ class _PNSBase(nn.Module):
         self.high_rfb = LightRFB(self.backbone.out_channels[-1], high_channels)
         self.low_rfb = LightRFB(self.backbone.out_channels[-2], low_channels)
         self.decoder = PNSDecoder(low_channels, high_channels, out_channels, dropout=dropout)
+        self._ns_options = dict(
+            in_channels=high_channels,
+            num_groups=num_groups,
+            radius=radius,
+            norm_shape=norm_shape,
+            use_norm=use_norm,
+            soft_attention=soft_attention,
+            softmax_aggregation=softmax_aggregation,
+            zero_init=zero_init,
+        )
 
-    def _check_input(self, x: torch.Tensor, video_only: bool = False) -> None:
-        """Raise a ValueError for an input the network cannot take; ``video_only``: a PNS+ input, (B, C, 1 + T, H, W)
+    def _ns_block(self, residual: bool, dilations: Sequence[int] | None = None) -> NSBlock:
+        """A new NS block on the high feature with this network's NS settings (``dilations`` None: 1, 3, 5, ...)."""
+        return NSBlock(**self._ns_options, dilations=dilations, residual=residual)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError for an input the network cannot take; with :attr:`takes_anchor`, (B, C, 1 + T, H, W)
         with T >= 1."""
-        ndims = (5,) if video_only else (4, 5)
-        layout = "(B, C, T, H, W)" if video_only else "(B, C, H, W) or (B, C, T, H, W)"
+        ndims = (5,) if self.takes_anchor else (4, 5)
+        layout = "(B, C, T, H, W)" if self.takes_anchor else "(B, C, H, W) or (B, C, T, H, W)"
         if x.ndim not in ndims:
             raise ValueError(f"{type(self).__name__} expects a {layout} input, got shape {tuple(x.shape)}.")
         if x.shape[1] != self.in_channels:
@@ -68,7 +125,7 @@ class _PNSBase(nn.Module):
                 f"this network's NS norm is bound to {size} inputs (norm_shape={self.norm_shape}), got "
                 f"{height}x{width}; build it with norm_shape=None for any size."
             )
-        if video_only and x.shape[2] < 2:
+        if self.takes_anchor and x.shape[2] < 2:
             raise ValueError(
                 f"{type(self).__name__} expects an anchor and at least one local frame, got {tuple(x.shape)}."
             )
@@ -103,7 +160,7 @@ class _PNSBase(nn.Module):
         return model
 
 
-class PNSNet(_PNSBase):
+class PNSNet(PNSBase):
     """PNS-Net: Res2Net features, LightRFB reducers, progressive normalized self-attention and a light decoder.
 
     "Progressively Normalized Self-Attention Network for Video Polyp Segmentation", Ji et al., MICCAI 2021
@@ -118,29 +175,17 @@ class PNSNet(_PNSBase):
     model for clips too. With ``zero_init`` the NS blocks start with a zero output projection: the new video model
     then computes exactly its static model's function, and fine-tuning on clips only has temporal context to add.
 
-    The output is logits; apply a sigmoid for probabilities. H and W must be multiples of 16.
+    The output is logits; apply a sigmoid for probabilities. H and W must be multiples of 16. It takes no anchor
+    frame (:attr:`~PNSBase.takes_anchor` False): every input frame gets a prediction.
 
     All rows of the paper's ablation (Table 2) are arguments: N = ``num_groups``, soft attention =
     ``soft_attention``, norm = ``use_norm``, R = ``num_blocks`` (row #1 is ``num_blocks=0``).
 
     Args:
-        in_channels: image channels.
-        out_channels: output channels (1 for binary polyp segmentation).
-        num_groups: N, channel groups of every NS block (dilations 1, 3, 5, ...).
-        num_blocks: R, number of NS blocks.
-        radius: NS window radius r (a (2r+1) x (2r+1) window per frame).
-        low_channels: channels of the reduced stride-8 feature.
-        high_channels: channels of the reduced stride-16 feature (the NS blocks' width).
-        norm_shape: ``None`` for a size-agnostic query norm; ``(H/16, W/16)`` for the released size-bound LayerNorm
-            (``(16, 28)`` for 256 x 448 clips, needed for released weights).
-        use_norm: normalise the NS queries.
-        soft_attention: gate the NS output by its soft-attention map.
-        softmax_aggregation: aggregate with softmax probabilities (the paper) instead of raw scores (the release).
-        dropout: ``Dropout2d`` probability before the last conv.
-        backbone_weights: optional Res2Net ImageNet weights (a path to, or state dict in the layout of,
-            ``res2net50_v1b_26w_4s-3cf99910.pth``).
-        zero_init: start every NS block's output projection at zero (see :class:`NSBlock`), so that a new video
-            model equals its image path; loaded weights behave the same either way.
+        num_blocks: R, number of NS blocks (group i of each has dilation 2i + 1: 1, 3, 5, ...).
+        kwargs: the arguments of :class:`PNSBase` (``in_channels``, ``out_channels``, ``num_groups``, ``radius``,
+            ``low_channels``, ``high_channels``, ``norm_shape``, ``use_norm``, ``soft_attention``,
+            ``softmax_aggregation``, ``dropout``, ``backbone_weights``, ``zero_init``), keywords only.
 
     Examples::
 
@@ -154,48 +199,11 @@ class PNSNet(_PNSBase):
 
     _official_arch = "pnsnet"
 
-    def __init__(
-        self,
-        in_channels: int = 3,
-        out_channels: int = 1,
-        num_groups: int = 4,
-        num_blocks: int = 2,
-        radius: int = 3,
-        low_channels: int = 24,
-        high_channels: int = 32,
-        norm_shape: Sequence[int] | None = None,
-        use_norm: bool = True,
-        soft_attention: bool = True,
-        softmax_aggregation: bool = False,
-        dropout: float = 0.1,
-        backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
-        zero_init: bool = False,
-    ) -> None:
+    def __init__(self, *, num_blocks: int = 2, **kwargs: Any) -> None:
         if num_blocks < 0:
             raise ValueError(f"num_blocks must be >= 0, got {num_blocks=}.")
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            low_channels=low_channels,
-            high_channels=high_channels,
-            norm_shape=norm_shape,
-            dropout=dropout,
-            backbone_weights=backbone_weights,
-        )
-        self.ns_blocks = nn.ModuleList(
-            NSBlock(
-                high_channels,
-                num_groups=num_groups,
-                radius=radius,
-                norm_shape=norm_shape,
-                use_norm=use_norm,
-                soft_attention=soft_attention,
-                softmax_aggregation=softmax_aggregation,
-                residual=True,
-                zero_init=zero_init,
-            )
-            for _ in range(num_blocks)
-        )
+        super().__init__(**kwargs)
+        self.ns_blocks = nn.ModuleList(self._ns_block(residual=True) for _ in range(num_blocks))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """
@@ -231,7 +239,7 @@ class PNSNet(_PNSBase):
         return (clip[:, :, -1:] if last_only else clip) + refined
 
 
-class PNSPlusNet(_PNSBase):
+class PNSPlusNet(PNSBase):
     """PNS+: PNS-Net with a global NS block that attends from the video's first frame to the local clip.
 
     "Video Polyp Segmentation: A Deep Learning Perspective", Ji et al., Machine Intelligence Research 2022
@@ -245,23 +253,13 @@ class PNSPlusNet(_PNSBase):
     ``local_dilations`` (1, 2, 1, 2), both radius 3. The output is logits for the local frames. With both NS terms at
     zero the decoder receives l + l, frame by frame: :class:`PNSNet`'s image path on the same weights.
 
+    It takes an anchor frame (:attr:`~PNSBase.takes_anchor` True).
+
     Args:
-        in_channels: image channels.
-        out_channels: output channels.
-        num_groups: channel groups of both NS blocks; one dilation per group in each of the dilation lists.
-        radius: NS window radius.
-        global_dilations: dilations of the global (anchor -> clip) block.
-        local_dilations: dilations of the local (clip -> clip) block.
-        low_channels: channels of the reduced stride-8 feature.
-        high_channels: channels of the reduced stride-16 feature.
-        norm_shape: as in :class:`PNSNet`.
-        use_norm: normalise the NS queries.
-        soft_attention: gate the NS outputs by their soft-attention maps.
-        softmax_aggregation: aggregate with softmax probabilities instead of raw scores.
-        dropout: ``Dropout2d`` probability before the last conv.
-        backbone_weights: optional Res2Net ImageNet weights, as in :class:`PNSNet`.
-        zero_init: start both NS blocks' output projections at zero, so that a new network segments every local frame
-            as :class:`PNSNet`'s image path would with the same backbone, reducers and decoder.
+        global_dilations: dilations of the global (anchor -> clip) block, one per group (``num_groups``).
+        local_dilations: dilations of the local (clip -> clip) block, one per group.
+        kwargs: the arguments of :class:`PNSBase`, keywords only; with ``zero_init`` a new network segments every
+            local frame as :class:`PNSNet`'s image path would with the same backbone, reducers and decoder.
 
     Examples::
 
@@ -270,47 +268,20 @@ class PNSPlusNet(_PNSBase):
         torch.Size([1, 1, 5, 64, 112])
     """
 
+    takes_anchor = True
     _official_arch = "pnsplus"
 
     def __init__(
         self,
-        in_channels: int = 3,
-        out_channels: int = 1,
-        num_groups: int = 4,
-        radius: int = 3,
+        *,
         global_dilations: Sequence[int] = (3, 4, 3, 4),
         local_dilations: Sequence[int] = (1, 2, 1, 2),
-        low_channels: int = 24,
-        high_channels: int = 32,
-        norm_shape: Sequence[int] | None = None,
-        use_norm: bool = True,
-        soft_attention: bool = True,
-        softmax_aggregation: bool = False,
-        dropout: float = 0.1,
-        backbone_weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
-        zero_init: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            low_channels=low_channels,
-            high_channels=high_channels,
-            norm_shape=norm_shape,
-            dropout=dropout,
-            backbone_weights=backbone_weights,
-        )
-        options = dict(
-            num_groups=num_groups,
-            radius=radius,
-            norm_shape=norm_shape,
-            use_norm=use_norm,
-            soft_attention=soft_attention,
-            softmax_aggregation=softmax_aggregation,
-            zero_init=zero_init,
-        )
+        super().__init__(**kwargs)
         # The global block's residual is the local clip, not its queries (the anchor): added in forward.
-        self.ns_global = NSBlock(high_channels, dilations=global_dilations, residual=False, **options)
-        self.ns_local = NSBlock(high_channels, dilations=local_dilations, residual=True, **options)
+        self.ns_global = self._ns_block(residual=False, dilations=global_dilations)
+        self.ns_local = self._ns_block(residual=True, dilations=local_dilations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """
@@ -321,7 +292,7 @@ class PNSPlusNet(_PNSBase):
             logits (B, out_channels, T, H, W) for the T local frames.
         """
         if not torch.jit.is_scripting() and not is_exporting():  # TorchScript compiles no check
-            self._check_input(x, video_only=True)
+            self._check_input(x)
         b = x.shape[0]
         low, high = self.encode(clip_to_frames(x))
         refined = self.refine(frames_to_clip(high, b))  # (B, C', T, h', w') from (B, C', 1 + T, h', w')

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_pns.networks import PNSNet, PNSPlusNet
+from monai_pns.networks import PNSBase, PNSNet, PNSPlusNet
 
 H, W = 32, 64  # small inputs: the stride-16 feature is 2 x 4
 
@@ -152,6 +152,32 @@ def test_size_bound_norm_accepts_any_image_size():
 def test_ill_arg(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
         cls(**kwargs)
+
+
+def test_takes_anchor_is_a_class_attribute_that_sets_the_input_layout():
+    assert PNSBase.takes_anchor is False and PNSNet.takes_anchor is False and PNSPlusNet.takes_anchor is True
+    assert PNSPlusNet().takes_anchor is True  # read on instances too (the streaming predictor, optimize_network)
+
+    class AnchoredPNSNet(PNSNet):
+        takes_anchor = True
+
+    with pytest.raises(ValueError, match=r"AnchoredPNSNet expects a \(B, C, T, H, W\) input"):
+        AnchoredPNSNet(num_blocks=0)(torch.randn(1, 3, H, W))
+
+
+@pytest.mark.parametrize(
+    "cls, own", [(PNSNet, {"num_blocks": 2}), (PNSPlusNet, {"global_dilations": (3, 4), "local_dilations": (1, 2)})]
+)
+def test_shared_arguments_reach_every_ns_block(cls, own):
+    net = cls(num_groups=2, radius=1, high_channels=16, use_norm=False, soft_attention=False,
+              softmax_aggregation=True, **own)
+    blocks = [m for m in net.modules() if type(m).__name__ == "NSBlock"]
+    assert len(blocks) == 2
+    for block in blocks:
+        assert (block.num_groups, block.radius, block.in_channels) == (2, 1, 16)
+        assert (block.norm, block.soft_attention, block.softmax_aggregation) == (None, False, True)
+    with pytest.raises(TypeError):
+        cls(3)  # keywords only: a positional argument cannot land on the wrong parameter
 
 
 @pytest.mark.parametrize(
