@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from monai_pns import infer
-from monai_pns.inference import VideoPredictor, open_sources
+from monai_pns.inference import VideoPredictor, open_sources, run_inference
 from monai_pns.networks import PNSPlusNet
 from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
 from tests.inference.media import (
@@ -272,3 +272,37 @@ def test_pns_plus_checkpoint_runs_with_its_anchor(media, tmp_path):
     [summary] = infer.main(["--ckpt", str(tmp_path / "plus.pt"), "--input", str(root / "v.mp4"), "--out",
                             str(tmp_path / "out"), "--no-overlay", "--eager", "--no-progress", *SIZE])
     assert summary["frames"] == 7 and len(list((tmp_path / "out" / "masks").iterdir())) == 7
+
+
+def test_an_explicit_normalize_wins(media, tmp_path):
+    root, net = media
+    frames = list(open_sources(root / "v.mp4")[0])
+    for normalize in (False, True):
+        out = tmp_path / str(normalize)
+        run_inference(root / "model.pt", root / "v.mp4", out, normalize=normalize, fast=False, spatial_size=(32, 64),
+                      overlay=False, probabilities=True, progress=False)
+        expected = VideoPredictor(net, (32, 64), 5, normalize=normalize)(frames)
+        for prediction in expected:
+            code = cv2.imread(str(out / "probabilities" / f"{prediction.name}.png"), cv2.IMREAD_UNCHANGED)
+            assert np.abs(code.astype(int) - np.floor(prediction.probability * 255 + 0.5)).max() <= 1
+
+
+class _Recorded(Exception):
+    pass
+
+
+def test_the_onnx_clip_model_of_pns_plus_counts_its_anchor(media, tmp_path, monkeypatch):
+    root, _ = media
+    torch.manual_seed(0)
+    torch.save(PNSPlusNet().state_dict(), tmp_path / "plus.pt")
+    shapes = []
+
+    def record(network, clip_shape):
+        shapes.append(tuple(clip_shape))
+        raise _Recorded  # the export itself is tested by the slow onnxruntime test
+
+    monkeypatch.setattr("monai_pns.inference.run.OnnxClipModel", record)
+    with pytest.raises(_Recorded):
+        run_inference(tmp_path / "plus.pt", root / "v.mp4", tmp_path / "out", backend="onnxruntime",
+                      spatial_size=(32, 64), progress=False)
+    assert shapes == [(1, 3, 1 + 5, 32, 64)]

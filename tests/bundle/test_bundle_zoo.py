@@ -4,6 +4,7 @@ types them, and a bundle root that follows the config files wherever they are ru
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -165,6 +166,21 @@ def test_the_bundle_root_is_where_the_configs_are(tmp_path):
         assert parser.get_parsed_content("bundle_root") == str(tmp_path)
     finally:
         os.chdir(here)
+
+
+@pytest.mark.parametrize("folder, root", [("b/configs", "b"), ("c/settings", "c/settings")])
+def test_the_bundle_root_under_a_workflow(tmp_path, folder, root):
+    """The parent of a `configs` folder, or the config file's own folder otherwise, as MONAI itself takes it."""
+    (tmp_path / folder).mkdir(parents=True)
+    config = tmp_path / folder / "flow.json"
+    config.write_text(json.dumps({
+        "imports": ["$import monai_pns", "$import monai_pns.zoo", "$import pathlib"],
+        "root": "$monai_pns.zoo.config_bundle_root()",
+        "initialize": [f"$pathlib.Path({str(tmp_path / 'root.txt')!r}).write_text(@root)"],
+        "run": [], "finalize": [],
+    }))
+    ConfigWorkflow(config_file=str(config), workflow_type=None).initialize()
+    assert (tmp_path / "root.txt").read_text() == str((tmp_path / root).resolve())
 
 
 def test_settings_that_contradict_the_model_definition_are_refused(trained, tmp_path):

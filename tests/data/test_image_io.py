@@ -116,6 +116,18 @@ def test_truncation_check_finds_the_end_marker():
     check_image_complete(b"BM not checked here")  # other formats: the decoder decides
 
 
+def test_read_frames_of_images_and_videos_as_masks(tmp_path):
+    grey = np.zeros((4, 5), np.uint8)
+    grey[1:3] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), grey)
+    cv2.imwrite(str(tmp_path / "c.png"), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))  # a mask saved in colour
+    masks = read_frames([str(tmp_path / "m.png"), str(tmp_path / "c.png")], mask=True)
+    assert [m.shape for m in masks] == [(4, 5), (4, 5)]
+    np.testing.assert_array_equal(masks[0], grey)
+    np.testing.assert_array_equal(masks[1], grey)
+    assert read_frames([str(tmp_path / "m.png")])[0].shape == (4, 5, 3)  # as a frame: RGB
+
+
 def test_probability_codes_round_halves_up_and_clip():
     assert probability_to_uint8(np.array([-0.1, 0.0, 0.5, 1.0, 1.2])).tolist() == [0, 0, 128, 255, 255]
     # halves round up on even and odd codes alike ((k + 0.5) / 255 gives exactly k + 0.5 back in float64)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from monai_pns.metrics import FRAME_KEYS, SCALAR_KEYS, SUMMARY_KEYS, VPSEvaluator, frame_metrics
 from tests.metrics._cases import blob_case
@@ -60,6 +61,17 @@ def test_sets_are_separate_and_frames_scored():
     assert results["s1"]["maxDice"] == pytest.approx(frame_metrics(pred, gt)["dice"].max())
     assert results["s2"]["maxDice"] == 1.0 and results["s2"]["MAE"] == 0.0
     assert set(results["s1"]) == {"maxDice", "MAE", "videos", "frames"}
+
+
+@pytest.mark.parametrize("index", [np.int64, torch.tensor], ids=["numpy", "torch"])
+def test_frame_indices_from_arrays_are_frame_numbers(index):
+    """Indices as collated metadata gives them (0-d tensors, numpy ints) are the same frames as plain ints."""
+    ev = VPSEvaluator(skip_first_last=True)
+    for t, peak in ((2, 30), (0, 10), (1, 20)):
+        ev.add_frame_metrics(fake_frame(peak, 1.0, 0.5), "A", index(t))
+    with pytest.raises(ValueError, match="frame 1 of video 'A'"):
+        ev.add_frame_metrics(fake_frame(0, 1.0, 0.5), "A", 1)
+    assert np.flatnonzero(ev.set_curves()["default"]["dice"]).tolist() == [20]  # frames 0 and 2 skipped, by number
 
 
 def test_errors_and_short_videos():
