@@ -7,7 +7,7 @@ from monai_pns.transforms.crop import RandSymmetricCropResized
 from monai_pns.transforms.framewise import RandFramewised
 from monai_pns.transforms.frame_meta import FRAME_META_KEYS, batch_frame_ids
 from monai_pns.transforms.loading import LoadFramesd
-from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
+from monai_pns.transforms.normalization import PNS_MEAN, PNS_STD
 from monai_pns.transforms.sequential import (
     SequentialClipsd,
     expand_frames,
@@ -29,11 +29,9 @@ __all__ = [
     "batch_frame_ids",
     "clip_window",
     "count_frames",
-    "eval_transforms",
     "expand_frames",
     "expand_sequential_clips",
     "select_frames",
     "sequential_windows",
-    "train_transforms",
     "window_starts",
 ]
