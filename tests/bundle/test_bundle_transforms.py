@@ -88,3 +88,19 @@ def test_whole_cases_cached_from_the_same_pieces(still_case):
     assert dataset._cache[0]["image"].shape == (3, 8, 32, 48)  # cached up to the first random transform
     batch = next(iter(DataLoader(dataset, batch_size=2)))
     assert batch["image"].shape == (2, 3, 3, 32, 48) and batch["label"].shape == (2, 1, 3, 32, 48)
+
+
+def test_the_overrides_that_reproduce_the_release(tmp_path):
+    """docs/data.md: masks counted at 255 only, no normalisation, no intensity changes."""
+    image, mask = np.full((16, 16, 3), 100, np.uint8), np.zeros((16, 16), np.uint8)
+    mask[:8], mask[8:, :8] = 255, 200  # 200 is polyp for the toolboxes (> 128), not for the released training
+    cv2.imwrite(str(tmp_path / "1.png"), image)
+    cv2.imwrite(str(tmp_path / "1_gt.png"), mask)
+    item = {"image": [str(tmp_path / "1.png")], "label": [str(tmp_path / "1_gt.png")]}
+    release = {"transforms#load#mask_threshold": 254, "pixel_mean": [0, 0, 0], "pixel_std": [1, 1, 1],
+               "transforms#augmentation#1#prob": 0.0, "transforms#augmentation#2#prob": 0.0, "spatial_size": [16, 16]}
+    d = bundle_chain("validate", **release)(item)
+    assert d["label"].sum() == 8 * 16 and bundle_chain("validate", spatial_size=[16, 16])(item)["label"].sum() == 12 * 16
+    torch.testing.assert_close(d["image"].as_tensor(), torch.full((3, 1, 16, 16), 100 / 255))
+    augmentation = bundle_parser(**release).get_parsed_content("transforms#augmentation")
+    assert [t.prob for t in augmentation] == [0.5, 0.0, 0.0]  # the flip stays, as in the release
