@@ -1,8 +1,9 @@
 """Training clips per second: loaded, resized to 256x448, augmented and normalised; and the cost of reading a file.
 
-Runs the training chain of ``monai_pns.transforms.train_transforms`` over the synthetic video set with 0 and 2
-DataLoader workers, without caching (the window is drawn first, only its frames are read) and with
-``monai.data.CacheDataset`` (whole cases loaded and resized once, the window drawn from memory).
+Runs the bundle's phase-2 training chain (``train#preprocessing`` of bundles/pns_net/configs/train.json) over the
+synthetic video set with 0 and 2 DataLoader workers, without caching (the window is drawn first, only its frames are
+read) and with ``monai.data.CacheDataset`` (the same pieces with the window drawn after loading and resizing: whole
+cases loaded and resized once, the window drawn from memory).
 
 Then times reading one frame (JPEG) and one mask (PNG): ``cv2.imread`` alone, and ``monai_pns.data.read_image``,
 which reads the file's bytes, checks that the file is complete (JPEG end marker, PNG IEND chunk) and decodes them.
@@ -24,15 +25,31 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from monai.bundle import ConfigParser
 from monai.data import CacheDataset, DataLoader, Dataset, load_decathlon_datalist
+from monai.transforms import Compose
 
 from monai_pns.data.image_io import check_image_complete, read_image
 from monai_pns.data.synthetic import generate_synthetic_dataset
-from monai_pns.transforms.presets import train_transforms
+
+BUNDLE_TRAIN = Path(__file__).resolve().parents[1] / "bundles" / "pns_net" / "configs" / "train.json"
+
+
+def bundle_chain(cache: bool) -> Compose:
+    """The bundle's training chain for 5 x 256 x 448 clips; with ``cache`` its pieces in the order whose start a
+    ``CacheDataset`` can keep (load and resize the whole case, then draw the window)."""
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE_TRAIN))
+    parser.update({"spatial_size": [256, 448], "clip_length": 5})
+    if not cache:
+        return parser.get_parsed_content("train#preprocessing")
+    names = ("load", "resize_clip", "window", "crop_clip", "augmentation", "frame_corruption", "normalize")
+    pieces = [parser.get_parsed_content(f"transforms#{name}") for name in names]
+    return Compose([t for piece in pieces for t in (piece if isinstance(piece, list) else [piece])])
 
 
 def measure(cases: list[dict], workers: int, cache: bool, clips: int, batch_size: int) -> dict:
-    transforms = train_transforms(clip_length=5, spatial_size=(256, 448), load_whole_case=cache)
+    transforms = bundle_chain(cache)
     start = time.perf_counter()
     if cache:
         dataset = CacheDataset(cases, transforms, num_workers=None, progress=False)

@@ -81,7 +81,7 @@ class VPSPredictionWriter:
     Examples::
 
         >>> writer = VPSPredictionWriter(output_dir="runs/pred/PNSNet")
-        >>> writer.attach(evaluator)  # a SupervisedEvaluator over expand_sequential_clips + eval_transforms
+        >>> writer.attach(evaluator)  # a SupervisedEvaluator over expand_sequential_clips + LoadFramesd ...
         >>> evaluator.run()  # runs/pred/PNSNet/<set>/<case>/<n>.png, every test frame once
     """
 

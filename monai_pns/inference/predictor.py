@@ -31,8 +31,8 @@ def frame_preprocessing(
     mean: Sequence[float] = PNS_MEAN,
     std: Sequence[float] = PNS_STD,
 ) -> Compose:
-    """RGB ``uint8`` (H, W, 3) frame -> float (3, H', W') network input: the per-frame form of
-    :func:`monai_pns.transforms.eval_transforms` (scale to [0, 1], bilinear ``Resize``, per-channel normalisation)."""
+    """RGB ``uint8`` (H, W, 3) frame -> float (3, H', W') network input: the per-frame form of the bundle's
+    evaluation chain (``LoadFramesd``: scale to [0, 1]; bilinear ``Resized``; per-channel ``NormalizeIntensityd``)."""
     steps: list = [
         lambda frame: torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1))).float().div_(255.0),
         Resize(spatial_size=tuple(spatial_size), mode="bilinear"),

@@ -6,7 +6,7 @@ from monai_pns.transforms.anchor import DropAnchord
 from monai_pns.transforms.crop import RandSymmetricCropResized
 from monai_pns.transforms.framewise import RandFramewised
 from monai_pns.transforms.loading import LoadFramesd
-from monai_pns.transforms.presets import PNS_MEAN, PNS_STD, eval_transforms, train_transforms
+from monai_pns.transforms.normalization import PNS_MEAN, PNS_STD
 from monai_pns.transforms.sequential import (
     SequentialClipsd,
     expand_frames,
@@ -26,11 +26,9 @@ __all__ = [
     "SequentialClipsd",
     "clip_window",
     "count_frames",
-    "eval_transforms",
     "expand_frames",
     "expand_sequential_clips",
     "select_frames",
     "sequential_windows",
-    "train_transforms",
     "window_starts",
 ]

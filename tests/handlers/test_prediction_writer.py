@@ -16,7 +16,8 @@ from monai_pns.data import build_datalist
 from monai_pns.evaluate import ground_truth_videos
 from monai_pns.data import frame_stem
 from monai_pns.handlers import VPSPredictionWriter
-from monai_pns.transforms import eval_transforms, expand_sequential_clips
+from monai_pns.transforms import expand_sequential_clips
+from tests.bundle_chains import bundle_chain
 from tests.stand_ins import RedLogits, synthetic_test_videos
 
 SIZE = (32, 48)
@@ -27,9 +28,14 @@ def synthetic(tmp_path_factory):
     return synthetic_test_videos(tmp_path_factory.mktemp("syn"))
 
 
+def _images_chain():
+    """The bundle's evaluation chain (load, resize, normalise) for images without labels, at ``SIZE``."""
+    return bundle_chain("validate", keys=["image"], spatial_size=list(SIZE))
+
+
 def _expected_pngs(case, resample=True):
     """Independently: the whole video at once, sigmoid, each frame resized back with torch, rounded half up."""
-    d = eval_transforms(spatial_size=SIZE, with_label=False)({"image": case["image"]})
+    d = _images_chain()({"image": case["image"]})
     prob = torch.sigmoid(RedLogits()(d["image"].as_tensor()[None]))[0]  # (1, 12, 32, 48)
     out = {}
     for i, ref in enumerate(case["image"]):
@@ -42,7 +48,7 @@ def _expected_pngs(case, resample=True):
 
 def _run(cases, writer, decollate=True, anchor=False):
     clips = expand_sequential_clips(cases, keys=("image",), clip_length=5, anchor=anchor)
-    loader = DataLoader(Dataset(clips, eval_transforms(spatial_size=SIZE, with_label=False)), batch_size=2)
+    loader = DataLoader(Dataset(clips, _images_chain()), batch_size=2)
     evaluator = SupervisedEvaluator(device=torch.device("cpu"), val_data_loader=loader, network=RedLogits(),
                                     val_handlers=[writer], decollate=decollate)
     writer.attach(evaluator)  # attaching twice is harmless (a double write would be an error)

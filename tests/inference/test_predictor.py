@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from monai_pns.inference import VideoPredictor, frame_preprocessing
-from monai_pns.transforms import eval_transforms, sequential_windows
+from monai_pns.transforms import sequential_windows
+from tests.bundle_chains import bundle_chain
 from tests.inference.media import small_network, synthetic_frame
 
 
@@ -58,12 +59,13 @@ def test_anchor_is_the_first_frame_of_every_clip():
     np.testing.assert_allclose(out[6].probability, 1 / (1 + np.exp(-3.0)), rtol=1e-6)
 
 
-def test_preprocessing_equals_eval_transforms(tmp_path):
+def test_preprocessing_equals_the_bundle_evaluation_chain(tmp_path):
     paths = []
     for i in range(3):
         paths.append(str(tmp_path / f"{i}.png"))
         cv2.imwrite(paths[-1], cv2.cvtColor(synthetic_frame(i, (50, 70)), cv2.COLOR_RGB2BGR))
-    expected = eval_transforms(spatial_size=(32, 48), with_label=False)({"image": paths})["image"]  # (3, T, H, W)
+    chain = bundle_chain("validate", keys=["image"], spatial_size=[32, 48])
+    expected = chain({"image": paths})["image"]  # (3, T, H, W)
     preprocess = frame_preprocessing((32, 48))
     ours = torch.stack([preprocess(synthetic_frame(i, (50, 70))) for i in range(3)], dim=1)
     torch.testing.assert_close(ours, expected.as_tensor(), rtol=0, atol=1e-5)

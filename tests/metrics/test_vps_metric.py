@@ -10,7 +10,8 @@ from monai.engines import SupervisedEvaluator
 from monai.handlers import CheckpointSaver, IgniteMetricHandler, from_engine
 
 from monai_pns.metrics import VPSEvaluator, VPSMetric
-from monai_pns.transforms import eval_transforms, expand_frames, expand_sequential_clips, sequential_windows
+from monai_pns.transforms import expand_frames, expand_sequential_clips, sequential_windows
+from tests.bundle_chains import bundle_chain
 from tests.stand_ins import RedLogits, synthetic_test_videos
 
 
@@ -107,6 +108,11 @@ def test_ill_arg():
 SIZE = (32, 48)
 
 
+def _chain(clip: bool = True):
+    """The bundle's evaluation chain (load, resize, normalise) for clips or single frames, at ``SIZE``."""
+    return bundle_chain("validate" if clip else "pretrain_validate", spatial_size=list(SIZE))
+
+
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     return synthetic_test_videos(tmp_path_factory.mktemp("syn"))[1]
@@ -127,7 +133,7 @@ def _evaluator(items, transform, metric_names, decollate):
 def _whole_video_reference(cases, names):
     """Each video loaded whole (T = all its frames), predicted at once and every frame scored once."""
     ev = VPSEvaluator(summary_keys=names)
-    transform = eval_transforms(spatial_size=SIZE)
+    transform = _chain()
     for case in cases:
         d = transform({"image": case["image"], "label": case["label"]})
         prob = torch.sigmoid(RedLogits()(d["image"].as_tensor()[None]))[0, 0].double().numpy()
@@ -139,11 +145,11 @@ def _whole_video_reference(cases, names):
 
 @pytest.mark.parametrize("decollate, anchor", [(True, False), (False, False), (True, True)])
 def test_evaluator_on_sequential_clips(videos, decollate, anchor):
-    """expand_sequential_clips + eval_transforms + VPSMetric, no hand-made ids: the shifted last clip's overlap
+    """expand_sequential_clips + the bundle's evaluation chain + VPSMetric, no hand-made ids: the shifted last clip's overlap
     (and the PNS+ anchor frame) are scored once, from the clip that writes them."""
     names = ("maxDice", "S_alpha")
     clips = expand_sequential_clips(videos, clip_length=5, anchor=anchor)
-    evaluator = _evaluator(clips, eval_transforms(spatial_size=SIZE), names, decollate)
+    evaluator = _evaluator(clips, _chain(), names, decollate)
     evaluator.run()
     expected = _whole_video_reference(videos, names)
     assert 0.1 < expected["maxDice"] < 0.99 and expected["frames"] == 2 * 10
@@ -154,10 +160,10 @@ def test_evaluator_on_sequential_clips(videos, decollate, anchor):
 def test_evaluator_on_single_frames(videos):
     """Phase-1 validation: every frame of the videos as a (C, H, W) item (expand_frames), scored per video."""
     names = ("maxDice", "MAE")
-    evaluator = _evaluator(expand_frames(videos), eval_transforms(clip=False, spatial_size=SIZE), names, True)
+    evaluator = _evaluator(expand_frames(videos), _chain(clip=False), names, True)
     evaluator.run()
     ev = VPSEvaluator(summary_keys=names)
-    transform = eval_transforms(clip=False, spatial_size=SIZE)
+    transform = _chain(clip=False)
     for case in videos:
         for i, (image, label) in enumerate(zip(case["image"], case["label"])):
             d = transform({"image": image, "label": label})

@@ -8,14 +8,15 @@ from monai_pns.data import batch_frame_ids
 from monai_pns.transforms import (
     LoadFramesd,
     SequentialClipsd,
-    eval_transforms,
     expand_frames,
     expand_sequential_clips,
-    train_transforms,
 )
+from tests.bundle_chains import ALWAYS, bundle_chain, cached_train_chain
 from tests.stand_ins import synthetic_test_videos
 
 SIZE = (32, 48)
+#: the bundle's chains at this size
+AT_SIZE = {"spatial_size": list(SIZE)}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def _meta_of(item, key):
 
 def test_eval_clips_carry_the_contract(cases):
     clips = expand_sequential_clips(cases, clip_length=5)
-    transform = eval_transforms(spatial_size=SIZE)
+    transform = bundle_chain("validate", **AT_SIZE)
     for clip in clips:
         out = transform(clip)
         for key in ("image", "label"):
@@ -47,8 +48,8 @@ def test_eval_clips_carry_the_contract(cases):
 @pytest.mark.parametrize("load_whole_case", [False, True])
 def test_training_clips_keep_the_contract_through_augmentation(cases, load_whole_case):
     """RandClipWindowd before or after loading, then Resized, crop, flip, intensity changes and normalisation."""
-    t = train_transforms(clip_length=4, spatial_size=SIZE, flip_prob=1.0, intensity_prob=1.0,
-                         load_whole_case=load_whole_case)
+    chain = cached_train_chain if load_whole_case else lambda **kw: bundle_chain("train", **kw)
+    t = chain(clip_length=4, **AT_SIZE, **ALWAYS)
     t.set_random_state(3)
     for _ in range(3):
         out = t(cases[1])
@@ -84,7 +85,7 @@ def test_single_images_and_expand_frames(cases):
     assert len(items) == 24 and [i["frame_index"] for i in items[:12]] == list(range(12))
     assert items[13]["image"] == cases[1]["image"][1] and items[13]["frame_path"] == cases[1]["image"][1]
     assert items[13]["label"] == cases[1]["label"][1] and items[13]["frame_write"] is True
-    out = eval_transforms(clip=False, spatial_size=SIZE)(items[13])
+    out = bundle_chain("pretrain_validate", **AT_SIZE)(items[13])
     assert out["image"].shape == (3, *SIZE) and out["label"].shape == (1, *SIZE)
     meta = _meta_of(out, "label")
     assert meta["video_id"] == cases[1]["case"] and meta["frame_path"] == cases[1]["image"][1]
@@ -100,7 +101,8 @@ def test_single_images_and_expand_frames(cases):
 @pytest.mark.parametrize("clip", [True, False])
 def test_collate_and_decollate(cases, clip):
     items = expand_sequential_clips(cases, clip_length=5) if clip else expand_frames(cases)[10:15]
-    loader = DataLoader(Dataset(items, eval_transforms(clip=clip, spatial_size=SIZE)), batch_size=3)
+    transform = bundle_chain("validate" if clip else "pretrain_validate", **AT_SIZE)
+    loader = DataLoader(Dataset(items, transform), batch_size=3)
     seen = 0
     for batch in loader:
         meta, b = batch["label"].meta, batch["label"].shape[0]

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 import torch
 from monai.data import DataLoader, Dataset, decollate_batch, load_decathlon_datalist
-from monai.transforms import Compose
+from monai.transforms import Compose, Resized
 
 from monai_pns.data.synthetic import generate_synthetic_dataset
-from monai_pns.transforms.presets import eval_transforms
+from monai_pns.transforms.loading import LoadFramesd
 from monai_pns.transforms.sequential import SequentialClipsd, expand_sequential_clips, sequential_windows
 
 
@@ -82,7 +82,8 @@ def test_synthetic_videos_predicted_once_per_frame(tmp_path):
                                       num_images=0, height=48, width=80)
     cases = load_decathlon_datalist(str(root / "datalist.json"), data_list_key="test")
     clips = expand_sequential_clips(cases, clip_length=5)
-    loader = DataLoader(Dataset(clips, eval_transforms(spatial_size=(32, 48))), batch_size=2)
+    load = Compose([LoadFramesd(keys=["image", "label"]), Resized(keys=["image", "label"], spatial_size=[-1, 32, 48])])
+    loader = DataLoader(Dataset(clips, load), batch_size=2)
     written = []
     for batch in loader:
         assert batch["image"].shape[1:] == (3, 5, 32, 48)
