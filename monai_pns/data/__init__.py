@@ -1,4 +1,5 @@
-"""Datasets on disk: datalists from the real layouts, frame/video reading, the embedded synthetic set."""
+"""Datasets on disk: the layouts registry and their scanners, datalists, frame/video reading, the embedded synthetic
+set."""
 
 from __future__ import annotations
 
@@ -8,23 +9,31 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
     "VIDEO_EXTENSIONS",
+    "DatasetLayout",
     "build_datalist",
     "check_image_complete",
     "count_video_frames",
     "default_cache_dir",
     "frame_stem",
     "generate_synthetic_dataset",
+    "get_layout",
+    "image_cases",
     "inference_cases",
     "is_video_file",
+    "layout_names",
+    "load_datalist",
     "natural_key",
+    "pair_frames",
     "parse_frame_ref",
     "probability_to_uint8",
     "read_frames",
     "read_image",
     "read_video_frames",
+    "register_layout",
     "save_preview",
     "sunseg_frame_key",
     "synthetic_datalist",
+    "video_case",
     "video_frame_ref",
     "write_datalist",
 ]
@@ -33,7 +42,9 @@ _MODULES = {
     "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "check_image_complete", "count_video_frames", "frame_stem",
                  "is_video_file", "parse_frame_ref", "probability_to_uint8", "read_frames", "read_image",
                  "read_video_frames", "video_frame_ref"),
-    "datalist": ("LAYOUTS", "build_datalist", "inference_cases", "natural_key", "sunseg_frame_key", "write_datalist"),
+    "datalist": ("build_datalist", "inference_cases", "load_datalist", "write_datalist"),
+    "layouts": ("LAYOUTS", "DatasetLayout", "get_layout", "layout_names", "register_layout"),
+    "scanners": ("image_cases", "natural_key", "pair_frames", "sunseg_frame_key", "video_case"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
 }
 _ORIGIN = {name: module for module, names in _MODULES.items() for name in names}

@@ -9,7 +9,7 @@ from functools import partial
 from ignite.engine import Engine, Events
 
 from monai_pns.distributed import run_on_main_process
-from monai_pns.evaluate import PAPER_COLUMNS, evaluate_predictions
+from monai_pns.evaluation import PAPER_COLUMNS, evaluate_predictions
 
 __all__ = ["EvaluationReport"]
 
@@ -17,7 +17,7 @@ __all__ = ["EvaluationReport"]
 class EvaluationReport:
     """At the end of an evaluation epoch, score the 8-bit prediction PNGs that a ``VPSPredictionWriter`` (attached
     before this handler) wrote, exactly as the reference toolboxes score files
-    (``monai_pns.evaluate.evaluate_predictions``): per-video CSV, summary CSV/JSON/markdown in the paper's layout and
+    (``monai_pns.evaluation.evaluate_predictions``): per-video CSV, summary CSV/JSON/markdown in the paper's layout and
     the threshold-curve plots go to ``output_dir``. The summary values are put into ``engine.state.metrics`` as
     ``"<set>/<metric>"`` (e.g. ``"Synthetic-Test/maxDice"``), where a tracking handler attached after this one logs
     them; ``self.summary`` keeps the whole summary.

@@ -13,7 +13,7 @@ from monai.data import DataLoader, Dataset, MetaTensor
 from monai.engines import SupervisedEvaluator
 
 from monai_pns.data import build_datalist
-from monai_pns.evaluate import ground_truth_videos
+from monai_pns.evaluation import ground_truth_videos
 from monai_pns.data import frame_stem, probability_to_uint8
 from monai_pns.handlers import VPSPredictionWriter
 from monai_pns.transforms import eval_transforms, expand_sequential_clips
