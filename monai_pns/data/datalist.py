@@ -26,7 +26,7 @@ from pathlib import Path
 
 from monai_pns.data.image_io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, count_video_frames, video_frame_ref
 from monai_pns.data.layouts import get_layout, layout_names
-from monai_pns.data.scanners import pair_frames, scan_folders, video_case
+from monai_pns.data.scanners import natural_key, pair_frames, scan_folders, video_case
 from monai_pns.utils import check_output_file, run_cli, write_atomic
 
 __all__ = ["build_datalist", "inference_cases", "load_datalist", "main", "write_datalist"]
@@ -56,7 +56,7 @@ def inference_cases(path: str | os.PathLike) -> list[dict]:
             "of videos."
         )
     if any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir()):
-        image, _ = pair_frames(path.name, path, None)
+        image, _ = pair_frames(path.name, path, None, natural_key)
         return [video_case(path.name, path.parent.name, "test", image, None)]
     return scan_folders(path, None, "test")["test"]
 
