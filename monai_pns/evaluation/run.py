@@ -49,8 +49,9 @@ def evaluate_predictions(
     allow_missing: bool = False,
     progress: bool = False,
 ) -> dict:
-    """Score prediction folders against a datalist's ground truth and write the reports (the module docstring
-    describes paths and outputs); usable in-process, e.g. from a bundle config:
+    """Score prediction folders against a datalist's ground truth and write the reports (prediction paths:
+    :mod:`~monai_pns.evaluation.ground_truth`, files: :mod:`~monai_pns.evaluation.reports`); usable in-process, e.g.
+    from a bundle config:
     ``"$monai_pns.evaluation.evaluate_predictions(@pred_dir, @eval_dir, datalist=@datalist)"``.
 
     Args:
