@@ -11,7 +11,7 @@ that the load of a shared machine hits them alike, and every ratio compares case
    of the same network (target <= 0.35);
 3. end to end: a generated mp4 through :func:`~monai_pns.inference.run_inference` (decode, resize, model, masks,
    overlay video), frames per second;
-4. accuracy (``--checkpoint``): the synthetic test set segmented by each path, scored by ``monai_pns.evaluate``.
+4. accuracy (``--checkpoint``): the synthetic test set segmented by each path, scored by ``monai_pns.evaluation``.
 
 Usage::
 
@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 import torch
 
-from monai_pns import evaluate
 from monai_pns.data import probability_to_uint8, synthetic_datalist
+from monai_pns.evaluation import PAPER_COLUMNS, evaluate_predictions
 from monai_pns.inference import (
     OnnxClipModel,
     StreamingPredictor,
@@ -50,7 +50,7 @@ from monai_pns.networks import PNSNet
 from monai_pns.utils import check_output_file, run_cli, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPER_METRICS = evaluate.PAPER_COLUMNS["matlab"]
+PAPER_METRICS = PAPER_COLUMNS["matlab"]
 
 
 def _paths(network: torch.nn.Module, clip_shape: tuple[int, ...], bf16: bool) -> tuple[dict, dict[str, float]]:
@@ -146,8 +146,7 @@ def _accuracy(network, spatial_size: tuple[int, int], work: Path, paths: dict) -
                 cv2.imwrite(str(path), probability_to_uint8(p.probability))
         roots.append(str(root))
     gt_root = Path(datalist).parent  # the set's root, in the pnsnet layout
-    argv = ["--gt-root", str(gt_root), "--layout", "pnsnet", "--out", str(work / "evaluation"), "--no-progress"]
-    summary = evaluate.main([*argv, *(a for r in roots for a in ("--pred-root", r))])
+    summary = evaluate_predictions(roots, work / "evaluation", layout="pnsnet", gt_root=gt_root)
     return {
         model: {k: v for set_values in summary["results"][model].values() for k, v in set_values.items()
                 if k in PAPER_METRICS}

@@ -61,7 +61,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: the repository's
     sys.path.insert(0, str(ROOT))
 
 from monai_pns.data import build_datalist, generate_synthetic_dataset, read_image  # noqa: E402
-from monai_pns.evaluate import (  # noqa: E402
+from monai_pns.evaluation import (  # noqa: E402
     PAPER_COLUMNS,
     GTVideo,
     evaluate_models,

@@ -22,6 +22,7 @@ from monai_pns.utils import USER_ERRORS, check_output_dir
 __all__ = [
     "SIZE_MULTIPLE",
     "BundleSettingError",
+    "check_clip_length",
     "check_dataset_dir",
     "check_settings",
     "check_spatial_size",
@@ -60,6 +61,20 @@ def check_spatial_size(spatial_size: object, multiple: int = SIZE_MULTIPLE) -> l
             f'{multiple}): pass e.g. --spatial_size "[{fixed[0]},{fixed[1]}]".'
         )
     return size
+
+
+def check_clip_length(clip_length: object) -> int:
+    """``clip_length`` (T, frames per clip) when it is a positive integer.
+
+    Raises:
+        BundleSettingError: naming the value.
+    """
+    if isinstance(clip_length, bool) or not isinstance(clip_length, int) or clip_length < 1:
+        raise BundleSettingError(
+            f"clip_length must be >= 1, got clip_length={clip_length!r}: pass --clip_length a number of frames "
+            "(e.g. 5)."
+        )
+    return clip_length
 
 
 def check_dataset_dir(dataset_dir: str | os.PathLike) -> Path:

@@ -9,6 +9,7 @@ from monai.utils import path_to_sqlite_uri
 
 from monai_pns.bundle_errors import (
     BundleSettingError,
+    check_clip_length,
     check_dataset_dir,
     check_settings,
     check_spatial_size,
@@ -189,3 +190,10 @@ def test_debug_and_other_errors_print_the_traceback_first(hook, capsys):
     interrupt = KeyboardInterrupt()
     sys.excepthook(KeyboardInterrupt, interrupt, None)
     assert hook[-1] is interrupt and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, True, "5", None])
+def test_check_clip_length_names_the_value(value):
+    with pytest.raises(BundleSettingError, match=rf"clip_length must be >= 1, got clip_length={value!r}: pass --clip"):
+        check_clip_length(value)
+    assert check_clip_length(1) == 1 and check_clip_length(8) == 8

@@ -1,5 +1,5 @@
-"""Datasets on disk: datalists from the real layouts, frame/video reading, the embedded synthetic set, and the
-per-frame metadata keys every later stage reads."""
+"""Datasets on disk: the layouts registry and their scanners, datalists, frame/video reading, the embedded synthetic
+set, and the per-frame metadata keys every later stage reads."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ __all__ = [
     "LAYOUTS",
     "VIDEO_EXTENSIONS",
     "VIDEO_ID",
+    "DatasetLayout",
     "batch_frame_ids",
     "build_datalist",
     "check_image_complete",
@@ -21,17 +22,24 @@ __all__ = [
     "default_cache_dir",
     "frame_stem",
     "generate_synthetic_dataset",
+    "get_layout",
+    "image_cases",
     "inference_cases",
     "is_video_file",
+    "layout_names",
+    "load_datalist",
     "natural_key",
+    "pair_frames",
     "parse_frame_ref",
     "probability_to_uint8",
     "read_frames",
     "read_image",
     "read_video_frames",
+    "register_layout",
     "save_preview",
     "sunseg_frame_key",
     "synthetic_datalist",
+    "video_case",
     "video_frame_ref",
     "write_datalist",
 ]
@@ -40,7 +48,9 @@ _MODULES = {
     "image_io": ("IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "check_image_complete", "count_video_frames", "frame_stem",
                  "is_video_file", "parse_frame_ref", "probability_to_uint8", "read_frames", "read_image",
                  "read_video_frames", "video_frame_ref"),
-    "datalist": ("LAYOUTS", "build_datalist", "inference_cases", "natural_key", "sunseg_frame_key", "write_datalist"),
+    "datalist": ("build_datalist", "inference_cases", "load_datalist", "write_datalist"),
+    "layouts": ("LAYOUTS", "DatasetLayout", "get_layout", "layout_names", "register_layout"),
+    "scanners": ("image_cases", "natural_key", "pair_frames", "sunseg_frame_key", "video_case"),
     "synthetic": ("default_cache_dir", "generate_synthetic_dataset", "save_preview", "synthetic_datalist"),
     "frame_keys": ("FRAME_INDEX", "FRAME_META_KEYS", "FRAME_PATH", "FRAME_WRITE", "VIDEO_ID", "batch_frame_ids"),
 }

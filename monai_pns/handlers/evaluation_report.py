@@ -9,7 +9,7 @@ from functools import partial
 from ignite.engine import Engine, Events
 
 from monai_pns.distributed import run_on_main_process
-from monai_pns.evaluate import PAPER_COLUMNS, evaluate_predictions
+from monai_pns.evaluation import PAPER_COLUMNS, evaluate_predictions
 
 __all__ = ["EvaluationReport"]
 
@@ -17,7 +17,7 @@ __all__ = ["EvaluationReport"]
 class EvaluationReport:
     """At the end of an evaluation epoch, score the 8-bit prediction PNGs that a ``VPSPredictionWriter`` (attached
     before this handler) wrote, exactly as the reference toolboxes score files
-    (``monai_pns.evaluate.evaluate_predictions``): per-video CSV, summary CSV/JSON/markdown in the paper's layout and
+    (``monai_pns.evaluation.evaluate_predictions``): per-video CSV, summary CSV/JSON/markdown in the paper's layout and
     the threshold-curve plots go to ``output_dir``. The summary values are put into ``engine.state.metrics`` as
     ``"<set>/<metric>"`` (e.g. ``"Synthetic-Test/maxDice"``), where a tracking handler attached after this one logs
     them; ``self.summary`` keeps the whole summary.
@@ -30,8 +30,8 @@ class EvaluationReport:
         pred_root: the folder the writer fills (``<pred_root>/<case>/<frame>.png``); its name is the model name.
         output_dir: folder of the reports.
         datalist: the ground truth: a datalist dict or JSON file (``monai_pns.data.build_datalist``).
-        data_list_key: the datalist key scored (default: the layout's test key).
-        mode: "matlab" or "sunseg" metric definitions (default: by layout).
+        data_list_key: the datalist key scored (default: the layout's ``eval_key``, see ``monai_pns.data.layouts``).
+        mode: "matlab" or "sunseg" metric definitions (default: the layout's ``metric_mode``).
         metric_names: the summary values copied into ``engine.state.metrics`` (default: the paper's columns of the
             mode, plus maxDice).
 
@@ -50,11 +50,9 @@ class EvaluationReport:
         mode: str | None = None,
         metric_names: tuple[str, ...] | None = None,
     ) -> None:
-        self.pred_root = pred_root
-        self.output_dir = output_dir
-        self.datalist = datalist
-        self.data_list_key = data_list_key
-        self.mode = mode
+        self._evaluate = partial(
+            evaluate_predictions, pred_root, output_dir, datalist=datalist, data_list_key=data_list_key, mode=mode
+        )
         self.metric_names = metric_names
         self.summary: dict | None = None
 
@@ -63,16 +61,7 @@ class EvaluationReport:
             engine.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        summary = run_on_main_process(
-            partial(
-                evaluate_predictions,
-                self.pred_root,
-                self.output_dir,
-                datalist=self.datalist,
-                data_list_key=self.data_list_key,
-                mode=self.mode,
-            )
-        )
+        summary = run_on_main_process(self._evaluate)
         names = self.metric_names or tuple(dict.fromkeys(("maxDice", *PAPER_COLUMNS[summary["mode"]])))
         for model_results in summary["results"].values():
             for set_name, values in model_results.items():

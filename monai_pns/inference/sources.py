@@ -33,7 +33,7 @@ import numpy as np
 from monai.data import load_decathlon_datalist
 from monai.transforms import EnsureChannelFirst, LoadImage, Orientation, ScaleIntensity
 
-from monai_pns.data.datalist import natural_key
+from monai_pns.data.scanners import natural_key
 from monai_pns.data.image_io import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,

@@ -14,7 +14,7 @@ import torch
 from monai.utils import path_to_sqlite_uri
 
 from monai_pns.data import build_datalist, read_image
-from monai_pns.evaluate import ground_truth_videos
+from monai_pns.evaluation import ground_truth_videos
 from monai_pns.metrics import VPSEvaluator
 from monai_pns.networks import PNSNet
 from monai_pns.utils import EXIT_DATA_ERROR, run_cli

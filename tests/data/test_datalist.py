@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from monai.data import load_decathlon_datalist
 
-from monai_pns.data.datalist import build_datalist, main, natural_key, sunseg_frame_key, write_datalist
+from monai_pns.data.datalist import build_datalist, main, write_datalist
 from monai_pns.data.image_io import parse_frame_ref
 from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
 from tests.data.trees import make_pnsnet, write_case, write_frame, write_mask, write_video
@@ -18,21 +18,10 @@ def _stems(paths: list[str]) -> list[str]:
     return [Path(p).stem for p in paths]
 
 
-def test_natural_key():
-    names = ["10.jpg", "2.jpg", "1.jpg", "case10_1", "case2_10", "case2_2"]
-    assert sorted(names[:3], key=natural_key) == ["1.jpg", "2.jpg", "10.jpg"]
-    assert sorted(names[3:], key=natural_key) == ["case2_2", "case2_10", "case10_1"]
-
-
-def test_sunseg_frame_key():
-    names = ["z_a1_image9.jpg", "a_a1_image10.jpg", "m_a1_image1.jpg"]
-    assert sorted(names, key=sunseg_frame_key) == ["m_a1_image1.jpg", "z_a1_image9.jpg", "a_a1_image10.jpg"]
-
-
 def test_pnsnet(tmp_path):
     root = make_pnsnet(tmp_path / "PNS")
     d = build_datalist("pnsnet", root)
-    assert d["layout"] == "pnsnet" and d["clip_length"] == 5
+    assert d["layout"] == "pnsnet"
     assert [c["case"] for c in d["pretraining"]] == ["IVPS-TrainSet/1", "IVPS-TrainSet/2", "IVPS-TrainSet/3"]
     assert isinstance(d["pretraining"][0]["image"], str) and d["pretraining"][0]["label"].endswith("GT/1.png")
     assert [c["case"] for c in d["training"]] == ["SetA/1", "SetA/2", "SetA/10"]
@@ -40,20 +29,20 @@ def test_pnsnet(tmp_path):
     for case in d["training"] + d["test"]:
         assert _stems(case["image"]) == [str(i) for i in range(1, 13)]  # numeric, not 1, 10, 11, 12, 2, ...
         assert _stems(case["label"]) == _stems(case["image"])
-        assert case["num_frames"] == 12 and case["padded"] is False
+        assert case["num_frames"] == 12
         assert all(os.path.isabs(p) and os.path.isfile(p) for p in case["image"] + case["label"])
     assert {c["split"] for c in d["training"]} == {"training"} and {c["source"] for c in d["test"]} == {"SetB"}
     assert d["training"][2]["image"][0].endswith(os.path.join("Train", "10", "Frame", "1.jpg"))
     assert d["test"][1]["image"][0].endswith(os.path.join("SetB", "Frame", "2", "1.png"))
 
 
-def test_pnsnet_short_case_flagged_and_test_without_gt(tmp_path):
+def test_pnsnet_short_case_and_test_without_gt(tmp_path):
     root = tmp_path / "PNS"
     case_dir = root / "VPS-TrainSet" / "S" / "Train" / "1"
     write_case(case_dir / "Frame", case_dir / "GT", 3)
     write_case(root / "VPS-TestSet" / "T" / "Frame" / "1", None, 4)
-    d = build_datalist("pnsnet", root, clip_length=5)
-    assert d["training"][0]["num_frames"] == 3 and d["training"][0]["padded"] is True
+    d = build_datalist("pnsnet", root)
+    assert d["training"][0]["num_frames"] == 3
     assert "label" not in d["test"][0] and d["test"][0]["num_frames"] == 4
     assert "pretraining" not in d
 
@@ -107,11 +96,11 @@ def test_folders_frames_and_videos(tmp_path):
     write_video(masks / "caseB.avi", [255, 0, 255], grey_mask=True)
     write_video(frames / "caseC.mp4", [5, 6])
     write_case(masks / "caseC", None, 2)  # a folder of mask images for a video
-    d = build_datalist("folders", frames, masks=masks, split="validation", clip_length=5)
+    d = build_datalist("folders", frames, masks=masks, split="validation")
     assert [c["case"] for c in d["validation"]] == ["caseA", "caseB", "caseC"]
     a, b, c = d["validation"]
     assert _stems(a["image"]) == [str(i) for i in range(1, 13)]
-    assert [parse_frame_ref(r)[1] for r in b["image"]] == [0, 1, 2] and b["padded"] is True
+    assert [parse_frame_ref(r)[1] for r in b["image"]] == [0, 1, 2]
     assert [parse_frame_ref(r) for r in b["label"]] == [(str((masks / "caseB.avi").resolve()), i) for i in range(3)]
     assert _stems(c["label"]) == ["1", "2"] and c["num_frames"] == 2
 
@@ -150,8 +139,6 @@ def test_other_errors(tmp_path):
         build_datalist("sunseg", tmp_path)
     with pytest.raises(ValueError, match="layout 'kvasir'"):
         build_datalist("kvasir", tmp_path)
-    with pytest.raises(ValueError, match="clip_length"):
-        build_datalist("kvasir", tmp_path, clip_length=0)
     write_video(tmp_path / "f" / "v.avi", [1, 2, 3])
     write_video(tmp_path / "m" / "v.avi", [1, 2])
     with pytest.raises(ValueError, match="case 'v': video .* has 3 frames but there are 2 masks"):

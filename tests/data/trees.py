@@ -6,6 +6,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+
+from monai_pns.data import layouts
+from monai_pns.data.layouts import DatasetLayout, register_layout
+from monai_pns.data.scanners import pair_frames, video_case
 
 
 def frame_value(index: int) -> int:
@@ -65,3 +70,25 @@ def write_video(path: Path, values: list[int], size: tuple[int, int] = (48, 64),
         writer.write(frame)
     writer.release()
     return path
+
+
+def scan_tiny(root: Path, masks: Path | None, split: str) -> dict[str, list[dict]]:
+    """Layout 'tiny', all a new layout needs: ``<root>/<case>/{img,mask}/<n>.png``, every case a test video."""
+    cases = []
+    for case_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        image, label = pair_frames(case_dir.name, case_dir / "img", case_dir / "mask")
+        cases.append(video_case(f"{root.name}/{case_dir.name}", root.name, "test", image, label))
+    return {"test": cases}
+
+
+def make_tiny(root: Path, num_frames: int = 6) -> Path:
+    """A dataset in layout 'tiny': cases ``a`` and ``b`` of ``num_frames`` frames."""
+    for case in ("a", "b"):
+        write_case(root / case / "img", root / case / "mask", num_frames)
+    return root
+
+
+def register_tiny(monkeypatch: pytest.MonkeyPatch) -> DatasetLayout:
+    """Register layout 'tiny' (scored in "sunseg" mode) for one test: the registry is restored after it."""
+    monkeypatch.setattr(layouts, "_REGISTRY", dict(layouts._REGISTRY))
+    return register_layout(DatasetLayout("tiny", scan_tiny, splits=("test",), metric_mode="sunseg"))

@@ -13,8 +13,8 @@ from monai.data import DataLoader, Dataset, MetaTensor
 from monai.engines import SupervisedEvaluator
 
 from monai_pns.data import build_datalist
-from monai_pns.evaluate import ground_truth_videos
 from monai_pns.data import frame_stem
+from monai_pns.evaluation import ground_truth_videos
 from monai_pns.handlers import VPSPredictionWriter
 from monai_pns.transforms import expand_sequential_clips
 from tests.bundle_chains import bundle_chain
