@@ -120,9 +120,17 @@ def test_a_header_without_a_frame_count(tmp_path, monkeypatch):
     """A container whose header states 0 frames (a stream) has an unknown count: never reported short."""
     path = write_video(tmp_path / "v.avi", 5, fourcc="MJPG")
 
-    class NoCount(cv2.VideoCapture):
+    real = cv2.VideoCapture
+
+    class NoCount:  # a wrapper, not a subclass: subclassing OpenCV's capture crashes later captures
+        def __init__(self, *args):
+            self.capture = real(*args)
+
         def get(self, prop):
-            return 0.0 if prop == cv2.CAP_PROP_FRAME_COUNT else super().get(prop)
+            return 0.0 if prop == cv2.CAP_PROP_FRAME_COUNT else self.capture.get(prop)
+
+        def __getattr__(self, name):
+            return getattr(self.capture, name)
 
     monkeypatch.setattr(cv2, "VideoCapture", NoCount)
     [source] = open_sources(path)
