@@ -29,14 +29,17 @@ def _setup(save_dir, max_epochs, stop_after=None, n_saved=1, resume=True):
     return trainer, net, opt, state
 
 
+def _interrupted_after_epoch_2(save_dir) -> None:
+    interrupted, _, _, _ = _setup(save_dir, 4, stop_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run()
+    assert latest_checkpoint(save_dir).name == "checkpoint_epoch=2.pt"
+
+
 def test_resume_continues_where_an_interrupted_run_stopped(tmp_path):
     reference, ref_net, ref_opt, _ = _setup(tmp_path / "ref", 4)
     reference.run()
-
-    interrupted, _, _, _ = _setup(tmp_path / "run", 4, stop_after=2)
-    with pytest.raises(KeyboardInterrupt):
-        interrupted.run()
-    assert latest_checkpoint(tmp_path / "run").name == "checkpoint_epoch=2.pt"
+    _interrupted_after_epoch_2(tmp_path / "run")
 
     resumed, net, opt, state = _setup(tmp_path / "run", 4)
     assert state.resumed_from == tmp_path / "run" / "checkpoint_epoch=2.pt"
@@ -51,10 +54,7 @@ def test_resume_continues_where_an_interrupted_run_stopped(tmp_path):
 def test_resume_false_starts_afresh_beside_an_earlier_run(tmp_path):
     reference, ref_net, _, _ = _setup(tmp_path / "ref", 1)
     reference.run()
-    interrupted, _, _, _ = _setup(tmp_path / "run", 4, stop_after=2)
-    with pytest.raises(KeyboardInterrupt):
-        interrupted.run()
-
+    _interrupted_after_epoch_2(tmp_path / "run")
     fresh, net, _, state = _setup(tmp_path / "run", 1, resume=False)
     assert state.resumed_from is None
     fresh.run()
