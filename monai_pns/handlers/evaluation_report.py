@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import partial
+from typing import TYPE_CHECKING
 
-from ignite.engine import Engine, Events
+from monai.utils import IgniteInfo, min_version, optional_import
 
 from monai_pns.distributed import run_on_main_process
 from monai_pns.evaluation import PAPER_COLUMNS, evaluate_predictions
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
 __all__ = ["EvaluationReport"]
 
