@@ -84,6 +84,15 @@ def test_checkpoint_saver_file_with_network_config(media, tmp_path):
                     "--clip-length", "5", *SIZE])
 
 
+def test_clip_length_of_one_frame_and_of_none(media, tmp_path):
+    root, _ = media
+    settings = {"ckpt": root / "model.pt", "input": root / "v.mp4", "spatial_size": (32, 64), "overlay": False,
+                "fast": False, "progress": False}
+    assert [s["frames"] for s in run_inference(out=tmp_path / "one", clip_length=1, **settings)] == [7]
+    with pytest.raises(ValueError, match="clip_length must be >= 1, got clip_length=0"):  # not the default 5
+        run_inference(out=tmp_path / "none", clip_length=0, **settings)
+
+
 def test_progress_bar_on_a_terminal_only(media, tmp_path, capsys, monkeypatch):
     """With progress on (the default), a bar with the frame count is drawn on a terminal; output going to a file
     (capsys: not a terminal) gets none of its redraws."""

@@ -36,7 +36,7 @@ def _clip_length(spec: NetworkSpec, requested: int | None, ckpt: str) -> int:
             f"checkpoint '{ckpt}' is for clips of {spec.clip_length} frames (network_config clip_length), "
             f"got clip_length={requested}."
         )
-    length = requested or spec.clip_length or DEFAULT_CLIP_LENGTH
+    length = requested if requested is not None else spec.clip_length or DEFAULT_CLIP_LENGTH
     if length < 1:
         raise ValueError(f"clip_length must be >= 1, got clip_length={length}.")
     return length
