@@ -91,6 +91,8 @@ def test_clip_length_of_one_frame_and_of_none(media, tmp_path):
     assert [s["frames"] for s in run_inference(out=tmp_path / "one", clip_length=1, **settings)] == [7]
     with pytest.raises(ValueError, match="clip_length must be >= 1, got clip_length=0"):  # not the default 5
         run_inference(out=tmp_path / "none", clip_length=0, **settings)
+    with pytest.raises(ValueError, match=r"spatial_size must be two positive multiples of 16, got spatial_size=\(\)"):
+        run_inference(out=tmp_path / "empty", **{**settings, "spatial_size": ()})  # not the default 256 x 448
 
 
 def test_progress_bar_on_a_terminal_only(media, tmp_path, capsys, monkeypatch):

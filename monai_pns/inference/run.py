@@ -56,7 +56,7 @@ def _spatial_size(spec: NetworkSpec, requested: Sequence[int] | None, ckpt: str)
             f"checkpoint '{ckpt}' was trained on {trained[0]}x{trained[1]} inputs (network_config spatial_size), "
             f"got spatial_size={tuple(requested)}."
         )
-    size = tuple(int(s) for s in (requested or trained or bound or (256, 448)))
+    size = tuple(int(s) for s in (requested if requested is not None else trained or bound or (256, 448)))
     if len(size) != 2 or min(size) < _STRIDE or size[0] % _STRIDE or size[1] % _STRIDE:
         raise ValueError(f"spatial_size must be two positive multiples of {_STRIDE}, got spatial_size={size}.")
     return size  # type: ignore[return-value]
