@@ -132,11 +132,12 @@ def check_tracking_uri(tracking_uri: str | None) -> None:
 def check_settings(
     output_dir: str | os.PathLike,
     spatial_size: object,
+    clip_length: object,
     dataset_dir: str | os.PathLike,
     tracking_uri: str | None = None,
 ) -> None:
     """The checks a bundle run makes in ``initialize``, before it writes anything: ``spatial_size``
-    (:func:`check_spatial_size`), ``dataset_dir`` (:func:`check_dataset_dir`), ``output_dir`` (a folder that can be
+    (:func:`check_spatial_size`), ``clip_length`` (:func:`check_clip_length`), ``dataset_dir`` (:func:`check_dataset_dir`), ``output_dir`` (a folder that can be
     written, ``monai_pns.utils.check_output_dir``) and the MLflow store (:func:`check_tracking_uri`; pass None when
     tracking is off).
 
@@ -144,6 +145,7 @@ def check_settings(
         BundleSettingError: the first setting that cannot work.
     """
     check_spatial_size(spatial_size)
+    check_clip_length(clip_length)
     check_dataset_dir(dataset_dir)
     try:
         check_output_dir(output_dir, "output_dir")

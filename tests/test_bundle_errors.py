@@ -118,12 +118,12 @@ def test_check_settings_names_the_output_dir_and_creates_nothing(tmp_path, monke
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "out"
     with pytest.raises(BundleSettingError) as error:
-        check_settings(out, [32, 64], tmp_path)
+        check_settings(out, [32, 64], 5, tmp_path)
     assert str(error.value) == f"output_dir '{out}': '{tmp_path / 'file'}' is not a folder: pass --output_dir a " \
                                "writable folder."
     with pytest.raises(BundleSettingError, match="^spatial_size "):  # the settings first, then the files
-        check_settings(out, [30, 64], tmp_path / "missing")
-    check_settings(tmp_path / "out", [32, 64], tmp_path, path_to_sqlite_uri(tmp_path / "out" / "mlruns.db"))
+        check_settings(out, [30, 64], 5, tmp_path / "missing")
+    check_settings(tmp_path / "out", [32, 64], 5, tmp_path, path_to_sqlite_uri(tmp_path / "out" / "mlruns.db"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
