@@ -54,6 +54,7 @@ def test_bad_files(tmp_path):
 
 def test_frame_refs():
     assert video_frame_ref("/a/v.mp4", 3) == "/a/v.mp4#3"
+    assert video_frame_ref("/a/v.mp4", 0) == "/a/v.mp4#0"  # the first frame
     assert parse_frame_ref("/a/v.mp4#3") == ("/a/v.mp4", 3)
     assert parse_frame_ref("/a/b#3.png") == ("/a/b#3.png", None)
     assert parse_frame_ref("/a/img.png") == ("/a/img.png", None)
