@@ -107,7 +107,7 @@ def test_volume_reoriented_and_rescaled(tmp_path):
         np.testing.assert_array_equal(frame[..., 1], expected)
 
 
-@pytest.mark.parametrize("low, high", [(0, 200), (0, 255), (1, 254)])
+@pytest.mark.parametrize("low, high", [(0, 200), (0, 255), (1, 254), (1, 255)])
 def test_an_8bit_volume_keeps_its_values(tmp_path, low, high):
     data = np.linspace(low, high, 4 * 5 * 2).round().astype(np.uint8).reshape(4, 5, 2)
     assert (data.min(), data.max()) == (low, high)
@@ -117,7 +117,8 @@ def test_an_8bit_volume_keeps_its_values(tmp_path, low, high):
 
 
 def test_a_header_without_a_frame_count(tmp_path, monkeypatch):
-    """A container whose header states 0 frames (a stream) has an unknown count: never reported short."""
+    """A container whose header states 0 frames (a stream) has an unknown count: never reported short. A frame
+    rate of 0 is unknown too: 25 frames per second."""
     path = write_video(tmp_path / "v.avi", 5, fourcc="MJPG")
 
     real = cv2.VideoCapture
@@ -127,14 +128,14 @@ def test_a_header_without_a_frame_count(tmp_path, monkeypatch):
             self.capture = real(*args)
 
         def get(self, prop):
-            return 0.0 if prop == cv2.CAP_PROP_FRAME_COUNT else self.capture.get(prop)
+            return 0.0 if prop in (cv2.CAP_PROP_FRAME_COUNT, cv2.CAP_PROP_FPS) else self.capture.get(prop)
 
         def __getattr__(self, name):
             return getattr(self.capture, name)
 
     monkeypatch.setattr(cv2, "VideoCapture", NoCount)
     [source] = open_sources(path)
-    assert source.num_frames is None
+    assert source.num_frames is None and source.fps == 25.0
     assert len(_frames(source)) == 5 and source.decoded_frames == 5 and not source.short
 
 
