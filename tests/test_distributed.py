@@ -137,6 +137,14 @@ def test_outside_a_process_group_everything_is_local():
     assert run_on_main_process(lambda: 7) == 7
 
 
+def test_a_group_of_one_process_sends_nothing(monkeypatch):
+    """A world size of 1 is not distributed: the result stays in the process, even one that cannot be sent."""
+    with world_of_one(monkeypatch):
+        init_distributed("cpu", timeout=60)
+        unsendable = lambda: None  # noqa: E731 (a lambda cannot be pickled)
+        assert run_on_main_process(lambda: unsendable) is unsendable
+
+
 # --- each helper on its own in a group of 2 gloo processes, joined as torchrun starts them ------------------------
 
 
