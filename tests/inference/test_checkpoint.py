@@ -64,6 +64,8 @@ def test_network_config_wins_and_is_checked(tmp_path):
     torch.save({"network": net.state_dict(), "network_config": config}, tmp_path / "c.pt")
     loaded, spec = load_network(tmp_path / "c.pt")
     assert loaded.ns_blocks[0].radius == 2 and loaded.ns_blocks[0].softmax_aggregation and spec.clip_length == 4
+    torch.save({"network": net.state_dict(), "network_config": {**config, "clip_length": 1}}, tmp_path / "c.pt")
+    assert load_network(tmp_path / "c.pt")[1].clip_length == 1  # the shortest clip
     for bad, match in [
         ({"name": "UNet"}, "UNet"),
         ({"kwargs": [1]}, "'kwargs' must be a dict"),
