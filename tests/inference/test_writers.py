@@ -116,6 +116,8 @@ def test_overlay_frame():
     bgr = overlay_frame(frame, mask, index=7, alpha=0.5)
     assert bgr.shape == (30, 40, 3) and bgr.dtype == np.uint8
     np.testing.assert_array_equal(bgr[15, 20], [50, 178, 50])  # inside: half green (BGR), 0.5 * 100 + 0.5 * 255
+    # the tints 177.5 and 178.5 round half to even alike: 178
+    np.testing.assert_array_equal(overlay_frame(frame + 2, mask, index=7, alpha=0.5)[15, 20], [51, 178, 51])
     np.testing.assert_array_equal(bgr[10, 20], [0, 255, 0])  # the contour
     np.testing.assert_array_equal(bgr[25, 35], [100, 100, 100])  # outside, away from the text
     assert (bgr[:12, :12] == 255).any()  # the frame number, white
@@ -124,3 +126,12 @@ def test_overlay_frame():
 def test_ill_threshold(tmp_path):
     with pytest.raises(ValueError, match="threshold=1.0"):
         PredictionWriter(tmp_path, threshold=1.0)
+
+
+def test_threshold_0_masks_every_probability_above_0(tmp_path):
+    prediction = _predictions(1)[0]
+    with PredictionWriter(tmp_path, threshold=0.0, overlay=False) as writer:
+        writer.write(prediction)
+    mask = cv2.imread(str(tmp_path / "masks" / "00000.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(mask, np.where(prediction.probability > 0, 255, 0))
+    assert mask[0, 0] == 255 and mask[1, 0] == 0  # 0.5 is polyp now, 0 stays background
