@@ -41,6 +41,25 @@ def test_a_constant_image_shows_black_under_its_overlay(tmp_path):
     assert (rgb[:3, :, 0] > 0).all()  # the polyp tinted
 
 
+def test_a_probability_at_the_threshold_is_not_drawn(tmp_path):
+    engine = Engine(lambda e, b: b)
+    OverlaySaver(tmp_path, threshold=0.5, sigmoid=False).attach(engine)
+    pred = torch.full((1, 6, 6), 0.5)
+    pred[0, :3] = 0.5 + 1e-6
+    engine.run([[{"image": torch.full((3, 6, 6), 0.7), "pred": pred}]], max_epochs=1)
+    rgb = cv2.cvtColor(cv2.imread(str(tmp_path / "overlay_0.png")), cv2.COLOR_BGR2RGB)
+    assert (rgb[3:] == 0).all() and (rgb[:3, :, 0] > 0).all()  # only the probabilities above it are tinted
+
+
+def test_display_codes_round_half_to_even(tmp_path):
+    engine = Engine(lambda e, b: b)
+    OverlaySaver(tmp_path).attach(engine)
+    image = torch.tensor([0.0, 1.0, 127.5 / 255, 128.5 / 255]).expand(3, 1, 4)  # the display range is [0, 1] already
+    engine.run([[{"image": image, "pred": torch.full((1, 1, 4), -10.0)}]], max_epochs=1)  # no polyp drawn
+    grey = cv2.imread(str(tmp_path / "overlay_0.png"), cv2.IMREAD_GRAYSCALE)
+    assert grey.tolist() == [[0, 255, 128, 128]]  # 127.5 and 128.5 both give 128
+
+
 def test_2d_items_and_bad_count(tmp_path):
     engine = Engine(lambda e, b: b)
     OverlaySaver(tmp_path / "o", max_images=1).attach(engine)
