@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from monai.data import load_decathlon_datalist
 
-from monai_pns.data.synthetic import generate_synthetic_dataset, main, render_video, save_preview, synthetic_datalist
+from monai_pns.data.synthetic import (
+    _polyp,
+    generate_synthetic_dataset,
+    main,
+    render_video,
+    save_preview,
+    synthetic_datalist,
+)
 from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
 
 TINY = {"num_train_videos": 2, "num_test_videos": 1, "num_frames": 8, "num_images": 2, "height": 64, "width": 96}
@@ -77,6 +84,42 @@ def test_polyp_appearance_and_absence():
         assert (inside[:, 1] / (inside[:, 0] + 1)).mean() < (outside[:, 1] / (outside[:, 0] + 1)).mean()
     _, empty, none = render_video(np.random.default_rng(1), 6, 64, 96, polyp_prob=0.0)
     assert none["polyp_frames"] == [] and not any(m.any() for m in empty)
+
+
+class _Draws:
+    """A generator whose ``random()`` gives ``draws`` in turn (the polyp's two draws); the rest from a seeded one."""
+
+    def __init__(self, *draws: float) -> None:
+        self.draws, self.rng = list(draws), np.random.default_rng(0)
+
+    def random(self) -> float:
+        return self.draws.pop(0)
+
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+
+@pytest.mark.parametrize(
+    "draws, num_frames, shown",
+    [
+        ((0.9,), 8, "none"),  # a first draw equal to polyp_prob (0.9): no polyp (it shows with probability 0.9)
+        ((0.0, 0.5), 16, "run"),  # a second draw of 0.5 (not below it): a run of frames, not the whole video
+        ((0.0, 0.5), 8, "run"),  # 8 frames are enough for a run
+        ((0.0, 0.5), 7, "all"),  # fewer: the whole video
+    ],
+)
+def test_polyp_draws_at_their_boundaries(draws, num_frames, shown):
+    _, masks, summary = render_video(_Draws(*draws), num_frames, 32, 32, polyp_prob=0.9)
+    count = len(summary["polyp_frames"])
+    assert {"none": count == 0, "run": 0 < count < num_frames, "all": count == num_frames}[shown]
+    assert [i for i, m in enumerate(masks) if m.any()] == summary["polyp_frames"]
+
+
+def test_the_outline_belongs_to_the_polyp():
+    yy, xx = np.mgrid[0:1, 0:4].astype(np.float32)
+    round_shape = (np.zeros(3, np.float32), np.zeros(3, np.float32))  # no harmonics: a circle of the radius
+    mask, rho = _polyp(yy, xx, (0.0, 0.0), 2.0, round_shape)
+    assert rho[0].tolist() == [0.0, 0.5, 1.0, 1.5] and mask[0].tolist() == [True, True, True, False]
 
 
 def test_polyp_moves_smoothly():
