@@ -26,6 +26,8 @@ from monai_pns.bundle_errors import (
     [
         ([40, 64], 'spatial_size [40, 64] is not two positive multiples of 16 (the networks downsample a frame by 16): '
                    'pass e.g. --spatial_size "[32,64]".'),
+        ([24, 56], 'spatial_size [24, 56] is not two positive multiples of 16 (the networks downsample a frame by 16): '
+                   'pass e.g. --spatial_size "[32,64]".'),  # 40 / 16 = 2.5 above, 1.5 and 3.5 here: halves to even
         ((0, 250), 'spatial_size [0, 250] is not two positive multiples of 16 (the networks downsample a frame by 16): '
                    'pass e.g. --spatial_size "[16,256]".'),
         ([0, 256], 'spatial_size [0, 256] is not two positive multiples of 16 (the networks downsample a frame by 16): '
