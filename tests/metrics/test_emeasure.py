@@ -62,3 +62,12 @@ def test_a_value_at_the_adaptive_threshold_is_positive():
     assert [int(c) for c in adaptive_threshold_counts(pred, gt)] == [4, 0, 0, 12]  # TP, FP, FN, TN
     assert compute_adaptive_emeasure(pred, gt) == pytest.approx(reference_emeasure(pred >= 0.5, gt), abs=1e-15)
     assert compute_adaptive_emeasure(pred, gt) != pytest.approx(reference_emeasure(pred > 0.5, gt), abs=1e-3)
+
+
+def test_a_code_at_the_adaptive_threshold_is_positive():
+    """The 8-bit path: codes 0, 102 and 255 read as 0, 0.4 and 1; mean 0.2 -> threshold 0.4 exactly."""
+    codes = np.array([0] * 11 + [102] * 3 + [255] * 2, np.uint8).reshape(4, 4)
+    gt = codes > 0
+    adaptive = frame_metrics(codes, gt)["adaptive_emeasure"]
+    assert adaptive == pytest.approx(reference_emeasure(codes >= 102, gt), abs=1e-15)  # a perfect mask
+    assert adaptive != pytest.approx(reference_emeasure(codes > 102, gt), abs=1e-3)
