@@ -115,6 +115,18 @@ def test_constant_quadrants():
     assert compute_smeasure(pred, gt) == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_alpha_at_its_bounds_matches_pysodmetrics(alpha):
+    """alpha 0: the region score alone, 1: the object score alone; both paths."""
+    pred, gt = blob_case(45, 67, seed=0)
+    ref = py_sod_metrics.Smeasure(alpha=alpha)
+    ref.step(pred, gt)
+    frame = prepare_frame(pred, gt)
+    assert compute_smeasure(frame.pred, frame.gt, alpha=alpha) == pytest.approx(ref.get_results()["sm"], abs=1e-10)
+    from_codes = smeasure_from_quadrant_hist(frame.quadrant_hist, frame.lut, alpha=alpha)
+    assert from_codes == pytest.approx(ref.get_results()["sm"], abs=1e-10)
+
+
 def test_ill_arg():
     with pytest.raises(ValueError, match="alpha"):
         compute_smeasure(np.zeros((4, 4)), np.ones((4, 4), bool), alpha=1.5)
