@@ -115,6 +115,13 @@ def test_polyp_draws_at_their_boundaries(draws, num_frames, shown):
     assert [i for i, m in enumerate(masks) if m.any()] == summary["polyp_frames"]
 
 
+@pytest.mark.parametrize("num_frames, count", [(6, 2), (10, 2), (14, 4)])
+def test_ambiguous_count_rounds_half_to_even(num_frames, count):
+    """A quarter of 6, 10 and 14 frames is 1.5, 2.5 and 3.5 ambiguous frames: 2, 2 and 4."""
+    _, _, summary = render_video(_Draws(0.0, 0.0), num_frames, 32, 32, ambiguous_fraction=0.25)  # polyp throughout
+    assert len(summary["ambiguous"]) == count
+
+
 def test_the_outline_belongs_to_the_polyp():
     yy, xx = np.mgrid[0:1, 0:4].astype(np.float32)
     round_shape = (np.zeros(3, np.float32), np.zeros(3, np.float32))  # no harmonics: a circle of the radius
