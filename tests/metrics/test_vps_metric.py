@@ -85,6 +85,8 @@ def test_direct_call_multiple_names_and_2d():
     values = metric.aggregate()
     expected = reference(items, ("maxDice", "meanIoU", "MAE"), skip_first_last=False)
     np.testing.assert_allclose([float(v) for v in values], [expected[k] for k in ("maxDice", "meanIoU", "MAE")])
+    curves = metric.evaluator().set_curves()["default"]
+    assert (curves["dice"].shape, curves["mae"].shape) == ((256,), ())  # a scalar key (size 1) comes back a scalar
     metric.reset()
     with pytest.raises(ValueError, match="no buffered frame"):
         metric.aggregate()
