@@ -53,6 +53,9 @@ def test_kernel_is_matlab_fspecial():
     np.testing.assert_allclose(np.outer(k, k), full / full.sum(), atol=1e-15)
     with pytest.raises(ValueError, match="sigma"):
         gaussian_kernel_1d(7, 0.0)
+    assert gaussian_kernel_1d(1, 5.0).tolist() == [1.0]  # the smallest window: fspecial('gaussian', 1, 5) is 1
+    with pytest.raises(ValueError, match="size=0"):
+        gaussian_kernel_1d(0, 5.0)
 
 
 def test_code_path_equals_float_path():
