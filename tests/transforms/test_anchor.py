@@ -25,6 +25,11 @@ def test_drops_the_anchor_and_its_metadata(tmp_path):
     assert out["image"].meta["frame_index"].tolist() == indices  # other keys untouched
 
 
+def test_an_anchor_and_one_local_frame_keep_that_frame():
+    clip = torch.arange(2.0).reshape(1, 2, 1, 1)  # T = 1, the shortest clip
+    assert DropAnchord(keys="label")({"label": clip})["label"].tolist() == [[[[1.0]]]]
+
+
 def test_a_clip_without_local_frames_is_refused():
     with pytest.raises(ValueError, match=r"key 'label': expected .* got \(1, 1, 4, 4\)"):
         DropAnchord(keys="label")({"label": torch.zeros(1, 1, 4, 4)})
