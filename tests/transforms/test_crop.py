@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -49,6 +50,22 @@ def test_images_and_probability():
     crop = RandSymmetricCropResized(keys="image", max_crop=3)
     crop.set_random_state(1)
     assert crop({"image": img})["image"].shape == (3, 16, 16)
+
+
+def test_no_margin_passes_the_data_through():
+    """max_crop 0 (the smallest) never crops; a margin of 0 leaves the data as it is: the same object, no resize."""
+    img = torch.rand(3, 16, 16)
+    crop = RandSymmetricCropResized(keys="image", max_crop=0)
+    assert crop({"image": img})["image"] is img and crop.crop == 0
+
+
+def test_a_draw_equal_to_prob_does_not_crop():
+    draw = np.random.RandomState(0).random_sample()  # the first draw of seed 0; the margin drawn next is 1
+    for prob, margin in [(draw, 0), (np.nextafter(draw, 1.0), 1)]:
+        crop = RandSymmetricCropResized(keys="image", max_crop=3, prob=prob)
+        crop.set_random_state(0)
+        crop({"image": torch.rand(3, 16, 16)})
+        assert crop.crop == margin
 
 
 def test_errors():
