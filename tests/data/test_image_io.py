@@ -14,6 +14,8 @@ from monai_pns.data.image_io import (
     read_frames,
     read_image,
     read_video_frames,
+    to_grey_uint8,
+    to_rgb_uint8,
     video_frame_ref,
 )
 from tests.data.trees import write_video
@@ -136,6 +138,12 @@ def test_probability_codes_round_halves_up_and_clip():
     assert (255.0 * halves).tolist() == [0.5, 1.5, 2.5, 3.5, 126.5, 127.5, 254.5]
     assert probability_to_uint8(halves).tolist() == [1, 2, 3, 4, 127, 128, 255]
     assert probability_to_uint8(torch.tensor(halves, dtype=torch.float32)).dtype == np.uint8
+
+
+def test_float_images_round_to_the_nearest_code():
+    values = np.array([[126.5, 127.5, -3.0, 300.0]]) / 255.0  # float64: 255 * value gives the halves back exactly
+    assert to_grey_uint8(values).tolist() == [[126, 128, 0, 255]]  # halves to even, then clipped to 0..255
+    assert to_rgb_uint8(values)[0, :2].tolist() == [[126] * 3, [128] * 3]
 
 
 def test_frame_stem():
