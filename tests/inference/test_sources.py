@@ -107,6 +107,14 @@ def test_volume_reoriented_and_rescaled(tmp_path):
         np.testing.assert_array_equal(frame[..., 1], expected)
 
 
+def test_a_rescaled_volume_rounds_halves_to_even(tmp_path):
+    data = np.zeros((1, 5, 2), np.float32)
+    data[0, :, 0] = [-1, 0, 126, 256, 509]  # -1..509 rescaled to 0..255: (v + 1) / 2 = 0, 0.5, 63.5, 128.5, 255
+    nib.save(nib.Nifti1Image(data, volume_affine()), tmp_path / "v.nii.gz")
+    [(_, frame), _] = _frames(open_sources(tmp_path / "v.nii.gz")[0])
+    assert frame[0, :, 0].tolist() == [0, 0, 64, 128, 255]
+
+
 @pytest.mark.parametrize("low, high", [(0, 200), (0, 255), (1, 254), (1, 255)])
 def test_an_8bit_volume_keeps_its_values(tmp_path, low, high):
     data = np.linspace(low, high, 4 * 5 * 2).round().astype(np.uint8).reshape(4, 5, 2)
