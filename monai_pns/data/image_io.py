@@ -7,6 +7,10 @@ of a video file (see :func:`video_frame_ref`). Everything returned here is RGB `
 Image files are read whole and checked before decoding: a JPEG must hold its end-of-image marker and a PNG its
 ``IEND`` chunk, so a file cut short (an interrupted copy or download) is an error naming it instead of a frame
 whose lower part the decoder fills with grey (libjpeg only prints "Premature end of JPEG file").
+
+Two rounding rules, each on purpose: a saved prediction rounds halves up (:func:`probability_to_uint8`, as MATLAB's
+``im2uint8`` does, so that scores match the toolboxes); pictures made from floats (float image files, rescaled
+volumes, overlays) round halves to even (``numpy.rint``). Tests pin both at ties on even and odd codes.
 """
 
 from __future__ import annotations
