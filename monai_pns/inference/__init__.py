@@ -3,7 +3,15 @@ the job behind ``python -m monai_pns.infer``."""
 
 from __future__ import annotations
 
-from .checkpoint import NetworkSpec, check_network_config, load_network, network_config, read_network_config
+from .checkpoint import (
+    DEFAULT_NETWORK_CONFIG,
+    NetworkSpec,
+    check_network_config,
+    checkpoint_network_config,
+    load_network,
+    network_config,
+    read_network_config,
+)
 from .fast import cpu_bf16_support, optimize_network, resolve_precision
 from .onnx_backend import OnnxClipModel
 from .predictor import FramePrediction, VideoPredictor, frame_preprocessing
@@ -13,6 +21,7 @@ from .streaming import StreamingPredictor
 from .writers import PredictionWriter
 
 __all__ = [
+    "DEFAULT_NETWORK_CONFIG",
     "FramePrediction",
     "FrameSource",
     "NetworkSpec",
@@ -21,6 +30,7 @@ __all__ = [
     "StreamingPredictor",
     "VideoPredictor",
     "check_network_config",
+    "checkpoint_network_config",
     "cpu_bf16_support",
     "frame_preprocessing",
     "load_network",

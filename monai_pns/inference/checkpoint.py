@@ -20,6 +20,7 @@ Rules, in order:
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -32,11 +33,14 @@ from monai.utils import look_up_option
 from monai_pns.networks import PNSBase, PNSNet, PNSPlusNet
 from monai_pns.networks.nets.official_weights import OFFICIAL_NORM_SHAPE, load_official_state_dict
 from monai_pns.networks.utils import load_checkpoint_file, load_state_dict_checked
+from monai_pns.transforms.normalization import PNS_MEAN, PNS_STD
 
 __all__ = [
+    "DEFAULT_NETWORK_CONFIG",
     "NETWORKS",
     "NetworkSpec",
     "check_network_config",
+    "checkpoint_network_config",
     "load_network",
     "network_config",
     "network_spec_from_state_dict",
@@ -179,6 +183,10 @@ def network_config(
     )
 
 
+#: the bundle's training defaults (train.json), assumed for a checkpoint that holds no ``network_config``
+DEFAULT_NETWORK_CONFIG = network_config("PNSNet", {}, 5, (128, 224), PNS_MEAN, PNS_STD)
+
+
 def read_network_config(path: str | os.PathLike) -> dict | None:
     """The ``network_config`` a checkpoint file holds; None for a file without one (a plain state dict, a released
     checkpoint) or no file at ``path`` (whoever loads the weights reports that).
@@ -193,6 +201,18 @@ def read_network_config(path: str | os.PathLike) -> dict | None:
     if config is None:
         return None
     return dict(_check_config(config, f"'{os.fspath(path)}'"))
+
+
+def checkpoint_network_config(path: str | os.PathLike, official: bool = False) -> dict:
+    """The definition a bundle run uses for a checkpoint: the file's own ``network_config``, each field it lacks
+    taken from :data:`DEFAULT_NETWORK_CONFIG`, the bundle's training defaults (all of them for a released checkpoint,
+    a plain state dict or no file at ``path``, which whoever loads the weights reports).
+
+    Raises:
+        ValueError: naming the file when it is not a checkpoint or its ``network_config`` is invalid.
+    """
+    stored = None if official else read_network_config(path)
+    return copy.deepcopy({**DEFAULT_NETWORK_CONFIG, **(stored or {})})
 
 
 def check_network_config(path: str | os.PathLike, settings: Mapping) -> None:

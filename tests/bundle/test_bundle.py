@@ -136,7 +136,11 @@ def current_umask() -> int:
 
 
 def test_evaluating_writes_every_test_frame_once_and_scores_the_files(trained, dataset):
-    run("evaluating", [TRAIN, EVALUATE], dataset_dir=dataset, output_dir=str(trained), run_name="tiny-eval")
+    """No spatial_size given: evaluate.json takes the model's (32 x 64, not train.json's default 128 x 224)."""
+    no_size = {k: v for k, v in TINY.items() if k != "spatial_size"}
+    bundle_run("evaluating", config_file=[str(TRAIN), str(EVALUATE)], dataset_dir=dataset, output_dir=str(trained),
+               run_name="tiny-eval", **no_size)
+    assert json.loads((trained / "settings.json").read_text())["spatial_size"] == [32, 64]
     gt = sorted((Path(dataset) / "VPS-TestSet" / "Synthetic-Test" / "GT").glob("*/*.png"))
     preds = sorted((trained / "predictions" / "PNSNet" / "Synthetic-Test").glob("*/*.png"))
     assert len(gt) == 14 and [p.relative_to(p.parents[1]) for p in preds] == [g.relative_to(g.parents[1]) for g in gt]

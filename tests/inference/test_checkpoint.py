@@ -7,12 +7,15 @@ import torch
 
 from monai_pns.inference import NetworkSpec, load_network
 from monai_pns.inference.checkpoint import (
+    DEFAULT_NETWORK_CONFIG,
     check_network_config,
+    checkpoint_network_config,
     network_config,
     network_spec_from_state_dict,
     read_network_config,
 )
 from monai_pns.networks import PNSNet, PNSPlusNet
+from tests.bundle_chains import bundle_parser
 from tests.networks.reference import random_official_state_dict
 
 
@@ -120,3 +123,22 @@ def test_a_plain_state_dict_or_no_file_has_no_definition(tmp_path):
     torch.save({"model": {}, "network_config": {"spatial_size": [32]}}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match=r"'spatial_size' must be \[H, W\], got \[32\]"):
         read_network_config(tmp_path / "bad.pt")
+
+
+def test_a_bundle_run_completes_a_definition_with_the_training_defaults(tmp_path):
+    torch.save({"model": {}, "network_config": {"spatial_size": [32, 64], "kwargs": {"num_blocks": 1}}},
+               tmp_path / "partial.pt")
+    torch.save(PNSNet(num_blocks=1).state_dict(), tmp_path / "plain.pt")
+    assert checkpoint_network_config(tmp_path / "partial.pt") == dict(
+        DEFAULT_NETWORK_CONFIG, spatial_size=[32, 64], kwargs={"num_blocks": 1})
+    for path, official in (("partial.pt", True), ("plain.pt", False), ("none.pt", False)):
+        assert checkpoint_network_config(tmp_path / path, official) == DEFAULT_NETWORK_CONFIG
+    assert DEFAULT_NETWORK_CONFIG["kwargs"] == {}  # a copy per call: the caller may change its result
+    checkpoint_network_config(tmp_path / "none.pt")["kwargs"]["num_blocks"] = 3
+    assert DEFAULT_NETWORK_CONFIG["kwargs"] == {}
+
+
+def test_the_defaults_are_train_jsons():
+    parser = bundle_parser()
+    assert DEFAULT_NETWORK_CONFIG == network_config(
+        parser["network"], {}, parser["clip_length"], parser["spatial_size"], parser["pixel_mean"], parser["pixel_std"])
