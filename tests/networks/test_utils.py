@@ -70,18 +70,27 @@ def _conv_bn() -> torch.nn.Sequential:
     return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
 
 
-def test_load_state_dict_checked_accepts_a_state_without_num_batches_tracked():
-    """A checkpoint of an older PyTorch has no ``num_batches_tracked``: the rest loads, the model keeps its count."""
+def test_load_state_dict_checked_accepts_a_state_without_num_batches_tracked(tmp_path):
+    """A state dict without ``num_batches_tracked`` loads, the model keeping its count: a plain dict (an older
+    PyTorch's checkpoint) and a saved module state dict with the keys deleted, whose version metadata makes
+    ``load_state_dict`` itself refuse it."""
     torch.manual_seed(0)
-    source, model = _conv_bn(), _conv_bn()
+    source = _conv_bn()
     with torch.no_grad():
         source[1].running_mean.uniform_()
-    model[1].num_batches_tracked.fill_(7)
-    state = {k: v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
-    load_state_dict_checked(model, state, "'old.pt'")
-    for key, value in state.items():
-        assert torch.equal(model.state_dict()[key], value), key
-    assert int(model[1].num_batches_tracked) == 7
+    saved = source.state_dict()
+    del saved["1.num_batches_tracked"]
+    torch.save(saved, tmp_path / "trimmed.pt")
+    trimmed = load_checkpoint_file(tmp_path / "trimmed.pt")
+    with pytest.raises(RuntimeError, match="Missing key.*1.num_batches_tracked"):
+        _conv_bn().load_state_dict(trimmed, strict=True)
+    for state in (dict(trimmed), trimmed):
+        model = _conv_bn()
+        model[1].num_batches_tracked.fill_(7)
+        load_state_dict_checked(model, state, "'trimmed.pt'")
+        for key, value in state.items():
+            assert torch.equal(model.state_dict()[key], value), key
+        assert int(model[1].num_batches_tracked) == 7
 
 
 def test_load_state_dict_checked_lists_every_key_at_fault():
