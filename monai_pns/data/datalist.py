@@ -108,10 +108,11 @@ def write_datalist(datalist: dict, path: str | os.PathLike) -> Path:
 
 def _absolute(base: Path, value):
     """Image/label refs of a datalist file relative to its folder, as ``monai.data.load_decathlon_datalist`` reads
-    them (its check on other keys, which rewrites a ``case`` that happens to name a folder, is not wanted here)."""
+    them (its check on other keys, which rewrites a ``case`` that happens to name a folder, is not wanted here), made
+    absolute (a datalist file named by a relative path gives refs that do not depend on the working folder)."""
     if isinstance(value, list):
         return [_absolute(base, v) for v in value]
-    return os.path.normpath(base / value) if isinstance(value, str) and not os.path.isabs(value) else value
+    return os.path.abspath(base / value) if isinstance(value, str) and not os.path.isabs(value) else value
 
 
 def load_datalist(datalist: str | os.PathLike | Mapping) -> dict:

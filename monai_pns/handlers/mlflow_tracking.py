@@ -106,16 +106,22 @@ def end_mlflow_run(
     """End the RUNNING run(s) called ``run_name`` in ``experiment_name`` with ``status``, after logging ``metrics``
     (a flat name -> number mapping) to them. Returns the ids of the runs ended; none exist when tracking was off.
 
-    ``MLFLOW_TRACKING_URI`` in the environment takes priority over ``tracking_uri``, as in ``MLFlowHandler``.
+    ``MLFLOW_TRACKING_URI`` in the environment takes priority over ``tracking_uri``, as in ``MLFlowHandler``. The
+    name is compared as given, any character included (MLflow's filter strings cannot escape a quote in a name).
     """
     client = mlflow.MlflowClient(tracking_uri=None if os.environ.get("MLFLOW_TRACKING_URI") else tracking_uri)
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         return []
-    name = run_name.replace("'", "\\'")
-    runs = client.search_runs(
-        [experiment.experiment_id], filter_string=f"attributes.run_name = '{name}' and attributes.status = 'RUNNING'"
-    )
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment.experiment_id], filter_string="attributes.status = 'RUNNING'", page_token=token
+        )
+        runs += [run for run in page if run.info.run_name == run_name]
+        token = page.token
+        if not token:
+            break
     for run in runs:
         for key, value in (metrics or {}).items():
             client.log_metric(run.info.run_id, key, float(value))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from monai.data import load_decathlon_datalist
 
-from monai_pns.data.datalist import build_datalist, main, write_datalist
+from monai_pns.data.datalist import build_datalist, inference_cases, load_datalist, main, write_datalist
 from monai_pns.data.image_io import parse_frame_ref
 from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
 from tests.data.trees import make_pnsnet, write_case, write_frame, write_mask, write_video
@@ -208,3 +208,51 @@ def test_pnsnet_frames_must_have_integer_names(tmp_path, name, where):
     write_frame(root / "IVPS-TrainSet" / "Frame" / "kvasir_1a.jpg", 100)  # single images have no temporal order
     write_mask(root / "IVPS-TrainSet" / "GT" / "kvasir_1a.png", True)
     assert len(build_datalist("pnsnet", root)["pretraining"]) == 4
+
+
+def test_load_datalist_resolves_relative_refs_against_the_file_folder(tmp_path, monkeypatch):
+    """Relative ``image`` / ``label`` refs are read against the JSON file's folder, wherever the process runs;
+    absolute refs and other keys (``case`` naming a folder) are kept as written."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "case1").mkdir(parents=True)
+    item = {"case": "case1", "image": ["frames/1.png", "../other/2.png"], "label": ["/abs/1.png", "gt/2.png"]}
+    (lists / "datalist.json").write_text(json.dumps({"layout": "folders", "test": [item]}))
+    monkeypatch.chdir(elsewhere)
+    loaded = load_datalist(Path("..") / "lists" / "datalist.json")
+    [case] = loaded["test"]
+    assert case["image"] == [str(lists / "frames" / "1.png"), str(tmp_path / "other" / "2.png")]
+    assert case["label"] == ["/abs/1.png", str(lists / "gt" / "2.png")]
+    assert case["case"] == "case1" and loaded["layout"] == "folders"
+
+
+def test_load_datalist_errors_name_the_file(tmp_path):
+    binary = tmp_path / "datalist.json"
+    binary.write_bytes(b"\xff\xfe\x00\x81 not text")
+    with pytest.raises(ValueError, match=rf"^datalist file '{binary}' is not valid JSON: .*codec can't decode"):
+        load_datalist(binary)
+    binary.write_text('{"test": [')
+    with pytest.raises(ValueError, match=rf"^datalist file '{binary}' is not valid JSON: Expecting value"):
+        load_datalist(binary)
+    binary.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=rf"^datalist file '{binary}' must hold a JSON object, got list"):
+        load_datalist(binary)
+    with pytest.raises(ValueError, match=rf"^datalist file '{tmp_path / 'none.json'}' does not exist"):
+        load_datalist(tmp_path / "none.json")
+
+
+def test_inference_cases_of_a_video_a_frame_folder_and_a_folder_of_videos(tmp_path):
+    """A video file is one case named by its stem (no extension), a frame folder one case named by the folder, a
+    folder of videos one case per video; none has labels."""
+    video = write_video(tmp_path / "procedures" / "procedure.avi", [10, 20, 30])
+    [case] = inference_cases(video)
+    assert (case["case"], case["source"], case["split"], case["num_frames"]) == ("procedure", "procedures", "test", 3)
+    assert [parse_frame_ref(r) for r in case["image"]] == [(str(video.resolve()), i) for i in range(3)]
+    assert "label" not in case
+    write_case(tmp_path / "frames" / "caseA", None, 3)
+    [case] = inference_cases(tmp_path / "frames" / "caseA")
+    assert (case["case"], case["source"]) == ("caseA", "frames") and _stems(case["image"]) == ["1", "2", "3"]
+    assert [c["case"] for c in inference_cases(tmp_path / "procedures")] == ["procedure"]
+    with pytest.raises(ValueError, match=rf"input '{tmp_path / 'missing.mp4'}': expected a video file"):
+        inference_cases(tmp_path / "missing.mp4")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 
 import pytest
@@ -27,3 +29,36 @@ def test_stale_curves_removed_and_umask_honoured(pnsnet_tree, tmp_path):
         os.umask(old)
     assert sorted(p.name for p in out.iterdir()) == sorted([*summary["reports"], "notes.txt"])
     assert all((out / name).stat().st_mode & 0o777 == 0o664 for name in summary["reports"])
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_summary_json_and_csv_hold_the_documented_keys_and_counts(pnsnet_tree, tmp_path):
+    """summary.json holds exactly the documented keys, as returned; summary.csv and summary.md report the missing
+    predictions (scored as zeros) and the resized ones per model and set."""
+    root, perfect, noisy, _ = pnsnet_tree
+    gone = noisy / "CVC-300" / "1" / "5.png"
+    gone.unlink()
+    out = tmp_path / "eval"
+    with pytest.warns(UserWarning, match="resized"):
+        summary = evaluate_predictions([perfect, noisy], out, layout="pnsnet", gt_root=root, allow_missing=True)
+    written = json.loads((out / "summary.json").read_text())
+    assert written == summary
+    assert list(written) == ["mode", "layout", "data_list_key", "skip_first_last", "models", "sets", "results",
+                             "missing", "resized", "reports"]
+    assert (written["mode"], written["layout"], written["data_list_key"]) == ("matlab", "pnsnet", "test")
+    assert written["skip_first_last"] is True and written["models"] == ["Perfect", "Noisy"]
+    assert written["sets"] == ["CVC-300", "CVC-612-T"] and written["missing"] == {"Perfect": [], "Noisy": [str(gone)]}
+    assert written["resized"]["Perfect"] == [] and len(written["resized"]["Noisy"]) == 32  # 33 frames, 1 missing
+    counts = {(r["model"], r["set"]): (r["videos"], r["frames"], r["missing"], r["resized"])
+              for r in _rows(out / "summary.csv")}
+    assert counts == {
+        ("Perfect", "CVC-300"): ("2", "18", "0", "0"), ("Perfect", "CVC-612-T"): ("1", "9", "0", "0"),
+        ("Noisy", "CVC-300"): ("2", "18", "1", "21"), ("Noisy", "CVC-612-T"): ("1", "9", "0", "11"),
+    }
+    markdown = (out / "summary.md").read_text()
+    assert "Missing predictions scored as all-zero maps: Noisy: 1\n" in markdown
+    assert "Predictions of another size than their ground truth, resized to it: Noisy: 32\n" in markdown

@@ -8,8 +8,9 @@ import pytest
 
 from monai_pns.data.datalist import build_datalist
 from monai_pns.evaluation import evaluate_models, evaluate_predictions, ground_truth_videos, select_frames
+from monai_pns.evaluation import scoring
 from monai_pns.metrics import VPSEvaluator
-from tests.evaluation.cases import assert_results, make_pnsnet_tree, write
+from tests.evaluation.cases import assert_results, blob, make_pnsnet_tree, noisy, write
 
 @pytest.fixture
 def pnsnet_tree(tmp_path):
@@ -48,3 +49,41 @@ def test_coloured_mask_read_as_in_training(pnsnet_tree, tmp_path):
     assert float(label.sum()) == float((frames[("CVC-300", "2", 11)][0] > 128).sum())
     red = evaluate_predictions(model, tmp_path / "red", layout="pnsnet", gt_root=root)
     assert red["results"] == grey["results"]
+
+
+def test_single_images_keep_their_first_and_last_with_skip_first_last(tmp_path):
+    """A source of single images is one unit averaged over all its images, even with skip_first_last=True."""
+    pred_root = tmp_path / "pred" / "Model"
+    items, expected = [], VPSEvaluator("matlab", skip_first_last=False)
+    for k in range(3):
+        gt, pred = blob(k, shape=(20, 24)), noisy(blob(k, shape=(20, 24)), k)
+        mask = write(tmp_path / "masks" / f"img{k}.png", gt)
+        write(pred_root / "Kvasir-SEG" / f"img{k}" / f"img{k}.png", pred)
+        items.append({"case": f"Kvasir-SEG/img{k}", "source": "Kvasir-SEG", "image": f"img{k}.jpg", "label": str(mask)})
+        expected.add_frame(pred, gt, "Kvasir-SEG", k, "Kvasir-SEG")
+    videos = ground_truth_videos({"pretraining": items}, "pretraining")
+    result = evaluate_models(videos, [pred_root], skip_first_last=True, progress=False)
+    evaluator = result["evaluators"]["Model"]
+    assert evaluator.skip_first_last is False and evaluator.set_results()["Kvasir-SEG"]["frames"] == 3
+    assert_results(evaluator.set_results(), expected.set_results())
+
+
+def test_a_video_longer_than_a_chunk_of_masks_keeps_masks_and_predictions_paired(tmp_path):
+    """The masks of a video are read scoring._CHUNK at a time: a video of one chunk and two frames more scores as
+    every frame paired with its own mask (reference: VPSEvaluator fed the pairs)."""
+    num_frames = scoring._CHUNK + 2
+    pred_root = tmp_path / "pred" / "Model"
+    images, labels, expected = [], [], VPSEvaluator("matlab")
+    for n in range(num_frames):
+        gt = blob(n, shape=(16, 40))
+        gt[:, n : n + 1] = 255  # a column at the frame's own place: no two masks are alike
+        pred = noisy(gt, n)
+        labels.append(str(write(tmp_path / "gt" / "v" / f"{n}.png", gt)))
+        images.append(f"{n}.jpg")
+        write(pred_root / "v" / f"{n}.png", pred)
+        expected.add_frame(pred, gt, "v", n, "S")
+    videos = ground_truth_videos({"test": [{"case": "v", "source": "S", "image": images, "label": labels}]}, "test")
+    result = evaluate_models(videos, [pred_root], progress=False)
+    results = result["evaluators"]["Model"].set_results()
+    assert results["S"]["frames"] == num_frames - 2
+    assert_results(results, expected.set_results())

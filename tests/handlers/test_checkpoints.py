@@ -127,6 +127,23 @@ def test_best_model_saver_writes_only_on_a_new_best(tmp_path):
     assert torch.equal(saved[3], saved[2])  # a tie is not a new best
 
 
+
+def test_best_model_saver_saves_a_wrapped_network_unwrapped(tmp_path):
+    """A network wrapped in (Distributed)DataParallel is saved without the wrapper's ``module.`` prefix, with and
+    without ``network_config``: the file loads strictly into the bare network."""
+    net = torch.nn.Linear(2, 1)
+    wrapped = torch.nn.DataParallel(net)
+    assert list(wrapped.state_dict()) == ["module.weight", "module.bias"]
+    evaluator = Engine(lambda e, b: None)
+    evaluator.state.best_metric_epoch = evaluator.state.epoch = 1
+    BestModelSaver(tmp_path / "plain.pt", wrapped)(evaluator)
+    BestModelSaver(tmp_path / "model.pt", wrapped, network_config={"name": "Linear"})(evaluator)
+    for state in (torch.load(tmp_path / "plain.pt", weights_only=True),
+                  torch.load(tmp_path / "model.pt", weights_only=True)["model"]):
+        bare = torch.nn.Linear(2, 1)
+        bare.load_state_dict(state, strict=True)
+        assert torch.equal(bare.weight, net.weight) and torch.equal(bare.bias, net.bias)
+
 def test_models_carry_their_network_config_and_still_load_and_resume(tmp_path):
     """With ``network_config``, the best model is ``{"model": weights, "network_config": ...}`` and every epoch
     checkpoint holds it too; MONAI's ``CheckpointLoader`` loads the best model and resuming works as before."""

@@ -33,6 +33,7 @@ def _runs(uri):
 
 
 def test_two_phases_log_into_one_run_with_prefixes_then_finish(tmp_path):
+    """Two phases log into one run; end_mlflow_run ends the RUNNING runs of exactly that name."""
     uri = path_to_sqlite_uri(str(tmp_path / "mlruns.db"))
     _trainer([_handler(uri, "pretrain/", experiment_param={"seed": 3})], epochs=2).run()
     _trainer([_handler(uri, "finetune/", experiment_param={"seed": 3})], epochs=1).run()
@@ -49,6 +50,15 @@ def test_two_phases_log_into_one_run_with_prefixes_then_finish(tmp_path):
     assert run.info.status == "FINISHED" and run.data.metrics["test/maxDice"] == 0.75
     assert end_mlflow_run(uri, "exp", "run-1") == []  # nothing RUNNING any more
     assert end_mlflow_run(uri, "no such experiment", "run-1") == []
+
+    # MLflow's filter strings cannot escape a quote: names are compared as given, quotes and backslashes included
+    names = ["Ann's run", 'say "hi"', "both ' and \"", "back\\slash", "Ann", "Ann's run 2"]
+    ids = {name: client.create_run(run.info.experiment_id, run_name=name).info.run_id for name in names}
+    for name in names[:4]:
+        assert end_mlflow_run(uri, "exp", name, metrics={"test/maxDice": 0.5}) == [ids[name]]
+        ended = client.get_run(ids[name])
+        assert ended.info.status == "FINISHED" and ended.data.metrics["test/maxDice"] == 0.5
+    assert [client.get_run(ids[name]).info.status for name in names[4:]] == ["RUNNING", "RUNNING"]
 
 
 @pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])

@@ -11,8 +11,10 @@ from tests.metrics._cases import blob_case
 
 
 def reference_curves(pred: np.ndarray, gt: np.ndarray, sunseg: bool = False) -> dict[str, np.ndarray]:
-    """Independent count-based reference: one binarisation per threshold, the MATLAB Fmeasure_calu rules."""
-    out = {k: np.zeros(256) for k in ("dice", "iou", "sensitivity", "specificity", "precision", "f1")}
+    """Independent count-based reference: one binarisation per threshold, the MATLAB Fmeasure_calu rules; F-beta
+    with beta^2 = 0.3 in "sunseg" mode, 1 otherwise."""
+    out = {k: np.zeros(256) for k in ("dice", "iou", "sensitivity", "specificity", "precision", "f1", "fmeasure")}
+    beta2 = 0.3 if sunseg else 1.0
     codes = (pred * 255).astype(np.uint8)
     for i, t in enumerate(THRESHOLDS):
         binary = codes >= 255 - i if sunseg else pred >= t
@@ -29,6 +31,7 @@ def reference_curves(pred: np.ndarray, gt: np.ndarray, sunseg: bool = False) -> 
         out["specificity"][i] = tn / (tn + fp) if tn + fp else 0.0
         out["precision"][i] = pre
         out["f1"][i] = 2 * pre * rec / (pre + rec)
+        out["fmeasure"][i] = (1 + beta2) * pre * rec / (beta2 * pre + rec)
     return out
 
 
@@ -98,6 +101,16 @@ def test_beta2_must_be_positive(beta2):
     with pytest.raises(ValueError, match=f"beta2 must be positive, got {beta2}"):
         compute_count_curves(counts, beta2)
     assert compute_count_curves(counts, 1e-9)["fmeasure"].shape == (256,)
+
+
+def test_f_beta_weights_the_precision_by_beta2():
+    """One polyp and three background pixels, all positive at every threshold: precision 1/4, recall 1, so F-beta
+    = 1.3 * (1/4) / (0.3 * (1/4) + 1) = 13/43 with beta^2 = 0.3 (SUN-SEG) and F1 = 2/5."""
+    hist = np.zeros((2, 257), np.int64)
+    hist[1, 256], hist[0, 256] = 1, 3
+    counts = counts_from_level_hist(hist)
+    np.testing.assert_allclose(compute_count_curves(counts, beta2=0.3)["fmeasure"], 13 / 43, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(compute_count_curves(counts, beta2=1.0)["fmeasure"], 0.4, rtol=0, atol=1e-15)
 
 
 def test_tp_zero_rule_and_constant_prediction():

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from monai_pns.networks import PNSNet
-from monai_pns.networks.utils import clip_to_frames, frames_to_clip, load_checkpoint_file, resolve_state_dict
+from monai_pns.networks.utils import (
+    clip_to_frames,
+    frames_to_clip,
+    load_checkpoint_file,
+    load_state_dict_checked,
+    resolve_state_dict,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +64,43 @@ def test_frames_clip_round_trip():
     assert frames.shape == (8, 3, 2, 5)
     assert torch.equal(frames[1 * 4 + 2], clip[1, :, 2])  # clip-major: frame t of clip b at b * T + t
     assert torch.equal(frames_to_clip(frames, 2), clip)
+
+
+def _conv_bn() -> torch.nn.Sequential:
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
+
+
+def test_load_state_dict_checked_accepts_a_state_without_num_batches_tracked(tmp_path):
+    """A state dict without ``num_batches_tracked`` loads, the model keeping its count: a plain dict (an older
+    PyTorch's checkpoint) and a saved module state dict with the keys deleted, whose version metadata makes
+    ``load_state_dict`` itself refuse it."""
+    torch.manual_seed(0)
+    source = _conv_bn()
+    with torch.no_grad():
+        source[1].running_mean.uniform_()
+    saved = source.state_dict()
+    del saved["1.num_batches_tracked"]
+    torch.save(saved, tmp_path / "trimmed.pt")
+    trimmed = load_checkpoint_file(tmp_path / "trimmed.pt")
+    with pytest.raises(RuntimeError, match="Missing key.*1.num_batches_tracked"):
+        _conv_bn().load_state_dict(trimmed, strict=True)
+    for state in (dict(trimmed), trimmed):
+        model = _conv_bn()
+        model[1].num_batches_tracked.fill_(7)
+        load_state_dict_checked(model, state, "'trimmed.pt'")
+        for key, value in state.items():
+            assert torch.equal(model.state_dict()[key], value), key
+        assert int(model[1].num_batches_tracked) == 7
+
+
+def test_load_state_dict_checked_lists_every_key_at_fault():
+    model = _conv_bn()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = dict(_conv_bn().state_dict())
+    del state["0.bias"]
+    state["extra"], state["1.weight"] = torch.zeros(1), torch.zeros(3)
+    with pytest.raises(ValueError, match=r"^cannot load 'bad\.pt' into Sequential: missing keys \['0\.bias'\], "
+                       r"unexpected keys \['extra'\], shape mismatches \(checkpoint vs model\) "
+                       r"\['1\.weight: \(3,\) vs \(2,\)'\]\.$"):
+        load_state_dict_checked(model, state, "'bad.pt'")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())  # nothing loaded
