@@ -14,6 +14,7 @@ from monai_pns.networks import PNSNet
 ROOT = Path(__file__).resolve().parents[2]
 ABLATION_DIR = ROOT / "configs" / "ablation"
 TRAIN_JSON = ROOT / "bundles" / "pns_net" / "configs" / "train.json"
+EVALUATE_JSON = TRAIN_JSON.with_name("evaluate.json")
 # Table 2: (N, soft attention, norm, R); row #1 is the base network alone (no NS block).
 TABLE_2 = {
     "row1_base": (None, None, None, 0),
@@ -45,3 +46,16 @@ def test_row_builds_the_ablated_network(row):
         assert (block.num_groups, block.soft_attention, block.norm is not None) == (num_groups, soft, norm)
     with torch.no_grad():
         assert net.eval()(torch.randn(1, 3, 2, 32, 64)).shape == (1, 1, 2, 32, 64)
+
+
+@pytest.mark.parametrize("row", ["row1_base", "row8_n4_soft_norm_r2"])
+def test_row_merges_after_evaluate_json(row, tmp_path):
+    """An ablation model is evaluated with its row merged after evaluate.json, which adopts the model's other
+    settings but keeps network_kwargs a dictionary for the rows to set key by key."""
+    files = [TRAIN_JSON, EVALUATE_JSON, ABLATION_DIR / f"{row}.json"]
+    parser = ConfigParser(ConfigParser.load_config_files(files))
+    parser["ckpt_path"] = str(tmp_path / "model.pt")  # no file: the training defaults
+    overrides = json.loads((ABLATION_DIR / f"{row}.json").read_text())
+    expected = {"zero_init": True, **{key.split("#")[1]: value for key, value in overrides.items()}}
+    assert parser.get_parsed_content("network_kwargs") == expected
+    assert len(parser.get_parsed_content("network_def").ns_blocks) == TABLE_2[row][3]
