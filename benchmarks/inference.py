@@ -6,7 +6,7 @@ that the load of a shared machine hits them alike, and every ratio compares case
 
 1. model alone: one ``--frames``-frame ``--height`` x ``--width`` clip through PNSNet (random weights, or the
    checkpoint's): eager float32, the fast path with each encoder (torch: batch norms folded + channels_last;
-   onnxruntime), the bf16 fast path where the CPU runs bf16 natively, and the whole clip model in onnxruntime;
+   onnxruntime; onnxruntime int8, calibrated on 32 frames of the synthetic training videos), the bf16 fast path where the CPU runs bf16 natively, and the whole clip model in onnxruntime;
 2. streaming: :class:`~monai_pns.inference.StreamingPredictor` latency per frame (window full) over the clip latency
    of the same network (target <= 0.35);
 3. end to end: a generated mp4 through :func:`~monai_pns.inference.run_inference` (decode, resize, model, masks,
@@ -33,13 +33,14 @@ import cv2
 import numpy as np
 import torch
 
-from monai_pns.data import probability_to_uint8, synthetic_datalist
+from monai_pns.data import load_datalist, probability_to_uint8, read_frames, synthetic_datalist
 from monai_pns.evaluation import PAPER_COLUMNS, evaluate_predictions
 from monai_pns.inference import (
     OnnxClipModel,
     StreamingPredictor,
     VideoPredictor,
     cpu_bf16_support,
+    frame_preprocessing,
     load_network,
     open_sources,
     optimize_network,
@@ -53,14 +54,23 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_METRICS = PAPER_COLUMNS["matlab"]
 
 
+def _calibration_frames(size: tuple[int, int], count: int = 32) -> torch.Tensor:
+    """(count, 3, H, W): frames spread evenly over the synthetic training videos, preprocessed as network inputs."""
+    refs = [ref for case in load_datalist(synthetic_datalist())["training"] for ref in case["image"]]
+    preprocessing = frame_preprocessing(size)
+    return torch.stack([preprocessing(frame) for frame in read_frames(refs[:: max(1, len(refs) // count)][:count])])
+
+
 def _paths(network: torch.nn.Module, clip_shape: tuple[int, ...], bf16: bool) -> tuple[dict, dict[str, float]]:
-    """name -> (label, callable clip model), and name -> setup seconds."""
+    """name -> (label, callable clip model), and name -> setup seconds (the int8 encoder's includes calibration)."""
     paths: dict[str, tuple[str, object]] = {"eager": ("eager float32", network)}
     builders = {"fast_torch": ("fast path fp32, torch encoder (BN folded, channels_last)",
                                lambda: optimize_network(network, "fp32", encoder="torch"))}
     if has_onnxruntime:
         builders["fast_onnxruntime"] = ("fast path fp32, onnxruntime encoder (the CPU default)",
                                         lambda: optimize_network(network, "fp32", encoder="onnxruntime"))
+        builders["fast_int8"] = ("fast path, onnxruntime int8 encoder", lambda: optimize_network(
+            network, "fp32", encoder="onnxruntime-int8", calibration=_calibration_frames(clip_shape[-2:])))
     if bf16:
         builders["fast_bf16"] = ("fast path bf16", lambda: optimize_network(network, "bf16"))
     if has_onnxruntime:
@@ -190,7 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
     report["model_alone"] = _model_alone(paths, clip, args.repeats)
     size = (args.height, args.width)
     report["streaming"] = {name: _streaming(paths[name][1], size, args.frames, args.repeats)
-                           for name in ("eager", "fast_onnxruntime" if has_onnxruntime else "fast_torch")}
+                           for name in ("eager", "fast_torch", "fast_onnxruntime", "fast_int8", "fast_bf16")
+                           if name in paths}
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "model.pt"
         torch.save(network.state_dict(), ckpt)

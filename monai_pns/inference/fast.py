@@ -32,7 +32,7 @@ from monai_pns.networks import PNSBase
 __all__ = ["ENCODERS", "PRECISIONS", "cpu_bf16_support", "optimize_network", "resolve_encoder", "resolve_precision"]
 
 PRECISIONS = ("fp32", "bf16", "auto")
-ENCODERS = ("auto", "torch", "onnxruntime")
+ENCODERS = ("auto", "torch", "onnxruntime", "onnxruntime-int8")
 #: the submodules whose conv -> batch norm pairs are folded (they trace with torch.fx)
 _FOLDED = ("backbone", "low_rfb", "high_rfb", "decoder.refine")
 
@@ -115,13 +115,15 @@ def _keep_ns_blocks_float32(network: nn.Module) -> None:
 
 
 def resolve_encoder(encoder: str, precision: str, device: str | torch.device = "cpu") -> str:
-    """``"torch"`` or ``"onnxruntime"``; ``"auto"`` picks onnxruntime for float32 on the CPU when it is installed."""
+    """``"torch"``, ``"onnxruntime"`` or ``"onnxruntime-int8"``; ``"auto"`` picks onnxruntime (float32) for float32
+    on the CPU when it is installed."""
     encoder = look_up_option(encoder, ENCODERS)
     if encoder == "auto":
         cpu_fp32 = torch.device(device).type == "cpu" and precision == "fp32"
         return "onnxruntime" if cpu_fp32 and has_onnxruntime else "torch"
-    if encoder == "onnxruntime" and (torch.device(device).type != "cpu" or precision != "fp32"):
-        raise ValueError(f"encoder='onnxruntime' runs float32 on the CPU, got {precision=} on {device=}.")
+    if encoder.startswith("onnxruntime") and (torch.device(device).type != "cpu" or precision != "fp32"):
+        raise ValueError(f"encoder={encoder!r} runs on the CPU with precision='fp32' around it, got {precision=} on "
+                         f"{device=}.")
     return encoder
 
 
@@ -132,6 +134,7 @@ def optimize_network(
     encoder: str = "auto",
     fold_batch_norm: bool = True,
     channels_last: bool = True,
+    calibration: torch.Tensor | None = None,
 ) -> PNSBase:
     """The fastest equivalent of a trained PNSNet / PNSPlusNet for ``device`` and ``precision`` (see the module).
 
@@ -143,9 +146,12 @@ def optimize_network(
         precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` (see :func:`resolve_precision`).
         device: where the network will run.
         encoder: ``"torch"``, ``"onnxruntime"`` (CPU float32: the backbone and reducers exported to ONNX, a few
-            seconds, and run by onnxruntime) or ``"auto"`` (see :func:`resolve_encoder`).
+            seconds, and run by onnxruntime), ``"onnxruntime-int8"`` (the same, quantized to int8 on
+            ``calibration``; the NS blocks and the decoder stay float32) or ``"auto"`` (see :func:`resolve_encoder`).
         fold_batch_norm: fold the batch norms into the convolutions.
         channels_last: put the 2-D convolution weights in ``channels_last`` memory format.
+        calibration: for ``encoder="onnxruntime-int8"`` only, and needed there: (N, C, H, W) frames preprocessed as
+            the network's inputs (a few dozen frames of the training set), on which the int8 ranges are measured.
 
     Examples::
 
@@ -157,9 +163,12 @@ def optimize_network(
         raise ValueError(f"network must be a PNSNet or PNSPlusNet, got {type(network).__name__}.")
     precision = resolve_precision(precision, device)
     encoder = resolve_encoder(encoder, precision, device)
+    if (calibration is None) == (encoder == "onnxruntime-int8"):
+        raise ValueError(f"calibration frames go with encoder='onnxruntime-int8' and only with it, got {encoder=} "
+                         f"and calibration={None if calibration is None else tuple(calibration.shape)}.")
     net = copy.deepcopy(network).eval().to(device)
-    if encoder == "onnxruntime":
-        net.backbone = OnnxEncoder(net)  # returns [low, high], already reduced
+    if encoder.startswith("onnxruntime"):
+        net.backbone = OnnxEncoder(net, calibration=calibration)  # returns [low, high], already reduced
         net.low_rfb, net.high_rfb = nn.Identity(), nn.Identity()
     if fold_batch_norm:
         _fold_batch_norms(net)

@@ -12,13 +12,40 @@ import torch.nn as nn
 from monai.utils import optional_import
 
 ort, has_onnxruntime = optional_import("onnxruntime", descriptor="the onnxruntime backend (pip install onnxruntime)")
+quantization, _ = optional_import("onnxruntime.quantization", descriptor="int8 encoders (pip install onnxruntime)")
 
 __all__ = ["OnnxClipModel", "OnnxEncoder", "has_onnxruntime"]
 
 
-def _session(module: nn.Module, example: torch.Tensor, outputs: Sequence[str], dynamic: bool, num_threads: int | None):
-    """Export ``module`` (float32, eval mode) with one input named "x" and open it in onnxruntime without spinning
-    threads (they would take the CPU from PyTorch's own threads between calls)."""
+def _quantize(path: str, calibration: torch.Tensor) -> str:
+    """Post-training static int8 quantization of the ONNX model at ``path`` (onnxruntime's QDQ format: weights
+    signed per output channel, activations unsigned per tensor, their ranges the min-max over ``calibration``, a
+    batch of inputs run one at a time); returns the quantized model's path."""
+    inputs = iter([{"x": item[None].numpy()} for item in calibration.detach().float().cpu()])
+
+    class Calibration(quantization.CalibrationDataReader):
+        def get_next(self):
+            return next(inputs, None)
+
+    out = path.replace(".onnx", "_int8.onnx")
+    quantization.quantize_static(
+        path, out, Calibration(), quant_format=quantization.QuantFormat.QDQ, per_channel=True,
+        activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
+    )
+    return out
+
+
+def _session(
+    module: nn.Module,
+    example: torch.Tensor,
+    outputs: Sequence[str],
+    dynamic: bool,
+    num_threads: int | None,
+    calibration: torch.Tensor | None = None,
+):
+    """Export ``module`` (float32, eval mode) with one input named "x", quantized to int8 when ``calibration``
+    inputs are given, and open it in onnxruntime without spinning threads (they would take the CPU from PyTorch's
+    own threads between calls)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = num_threads or torch.get_num_threads()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -27,6 +54,8 @@ def _session(module: nn.Module, example: torch.Tensor, outputs: Sequence[str], d
         path = os.path.join(tmp, "model.onnx")
         torch.onnx.export(module.eval(), (example,), path, dynamo=False, input_names=["x"], output_names=list(outputs),
                           dynamic_axes=axes)
+        if calibration is not None:
+            path = _quantize(path, calibration)
         return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
@@ -73,12 +102,19 @@ class OnnxEncoder(nn.Module):
     Called like the backbone, (N, C, H, W) frames -> a list whose last two entries are the reduced low and high
     features, so that it replaces ``network.backbone`` while the reducers become identities (see
     :func:`~monai_pns.inference.optimize_network`).
+
+    Args:
+        network: the PyTorch network whose encoder is exported.
+        num_threads: onnxruntime's intra-op threads; by default PyTorch's ``torch.get_num_threads()``.
+        calibration: (N, C, H, W) frames, preprocessed as the network's inputs: the encoder is then quantized to
+            int8 (post-training, static), its activation ranges measured on these frames.
     """
 
-    def __init__(self, network: nn.Module, num_threads: int | None = None) -> None:
+    def __init__(self, network: nn.Module, num_threads: int | None = None,
+                 calibration: torch.Tensor | None = None) -> None:
         super().__init__()
         example = torch.zeros(1, network.in_channels, 64, 64)
-        self.session = _session(_Encode(network), example, ["low", "high"], True, num_threads)
+        self.session = _session(_Encode(network), example, ["low", "high"], True, num_threads, calibration)
 
     def forward(self, frames: torch.Tensor) -> list[torch.Tensor]:
         low, high = self.session.run(None, {"x": frames.detach().float().contiguous().cpu().numpy()})

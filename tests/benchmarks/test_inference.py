@@ -38,8 +38,10 @@ def test_report_written_as_returned(smoke):
 def test_every_path_timed_against_eager(smoke):
     _, report = smoke
     rows = report["model_alone"]
-    expected = {"eager", "fast_torch"} | ({"fast_onnxruntime", "onnxruntime"} if has_onnxruntime else set())
+    expected = {"eager", "fast_torch"} | ({"fast_onnxruntime", "fast_int8", "onnxruntime"} if has_onnxruntime else set())
     assert expected <= set(rows)
+    streamed = expected - {"onnxruntime"} | ({"fast_bf16"} if "fast_bf16" in rows else set())
+    assert set(report["streaming"]) == streamed
     eager = rows["eager"]["median_s"]
     for row in rows.values():
         assert len(row["times_s"]) == 1 and row["median_s"] > 0

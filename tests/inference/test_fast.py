@@ -73,8 +73,34 @@ def test_encoder_choice(monkeypatch):
     assert resolve_encoder("auto", "fp32", "cpu") == "onnxruntime"
     monkeypatch.setattr("monai_pns.inference.fast.has_onnxruntime", False)
     assert resolve_encoder("auto", "fp32", "cpu") == "torch"
-    with pytest.raises(ValueError, match="runs float32 on the CPU, got precision='bf16'"):
+    with pytest.raises(ValueError, match=r"encoder='onnxruntime' runs on the CPU with precision='fp32' around it, "
+                                         r"got precision='bf16'"):
         resolve_encoder("onnxruntime", "bf16")
+    with pytest.raises(ValueError, match=r"encoder='onnxruntime-int8' runs on the CPU .* on device='cuda'"):
+        resolve_encoder("onnxruntime-int8", "fp32", "cuda")
+
+
+def test_int8_encoder_is_calibrated_and_close_to_float32(net):
+    """Quantized on calibration frames: the logits move (int8 is in use) but the probabilities stay close."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is a test dependency (setup.cfg [test])")
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(CLIP, generator=generator)
+    calibration = torch.rand(4, 3, 32, 64, generator=generator)
+    fp32 = optimize_network(net, encoder="onnxruntime")
+    int8 = optimize_network(net, encoder="onnxruntime-int8", calibration=calibration)
+    with torch.no_grad():
+        expected, out = torch.sigmoid(fp32(x)), torch.sigmoid(int8(x))
+    assert out.shape == expected.shape and out.dtype == torch.float32
+    assert 0 < (out - expected).abs().max() < 0.05
+
+
+def test_calibration_goes_with_the_int8_encoder_only(net):
+    frames = torch.rand(2, 3, 32, 64)
+    with pytest.raises(ValueError, match=r"calibration frames go with encoder='onnxruntime-int8' and only with it, "
+                                         r"got encoder='onnxruntime-int8' and calibration=None"):
+        optimize_network(net, encoder="onnxruntime-int8")
+    with pytest.raises(ValueError, match=r"got encoder='torch' and calibration=\(2, 3, 32, 64\)"):
+        optimize_network(net, encoder="torch", calibration=frames)
 
 
 def test_precision_detection(monkeypatch):
