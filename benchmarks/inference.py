@@ -6,7 +6,8 @@ that the load of a shared machine hits them alike, and every ratio compares case
 
 1. model alone: one ``--frames``-frame ``--height`` x ``--width`` clip through PNSNet (random weights, or the
    checkpoint's): eager float32, the fast path with each encoder (torch: batch norms folded + channels_last;
-   onnxruntime; onnxruntime int8, calibrated on 32 frames of the synthetic training videos), the bf16 fast path where the CPU runs bf16 natively, and the whole clip model in onnxruntime;
+   onnxruntime; onnxruntime int8, calibrated on 32 frames of the synthetic training videos, as ``--precision int8``
+   calibrates), the bf16 fast path where the CPU runs bf16 natively, and the whole clip model in onnxruntime;
 2. streaming: :class:`~monai_pns.inference.StreamingPredictor` latency per frame (window full) over the clip latency
    of the same network (target <= 0.35);
 3. end to end: a generated mp4 through :func:`~monai_pns.inference.run_inference` (decode, resize, model, masks,
@@ -33,12 +34,13 @@ import cv2
 import numpy as np
 import torch
 
-from monai_pns.data import load_datalist, probability_to_uint8, read_frames, synthetic_datalist
+from monai_pns.data import probability_to_uint8, synthetic_datalist
 from monai_pns.evaluation import PAPER_COLUMNS, evaluate_predictions
 from monai_pns.inference import (
     OnnxClipModel,
     StreamingPredictor,
     VideoPredictor,
+    calibration_frames,
     cpu_bf16_support,
     frame_preprocessing,
     load_network,
@@ -54,11 +56,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_METRICS = PAPER_COLUMNS["matlab"]
 
 
-def _calibration_frames(size: tuple[int, int], count: int = 32) -> torch.Tensor:
-    """(count, 3, H, W): frames spread evenly over the synthetic training videos, preprocessed as network inputs."""
-    refs = [ref for case in load_datalist(synthetic_datalist())["training"] for ref in case["image"]]
-    preprocessing = frame_preprocessing(size)
-    return torch.stack([preprocessing(frame) for frame in read_frames(refs[:: max(1, len(refs) // count)][:count])])
+def _calibration_frames(size: tuple[int, int]) -> torch.Tensor:
+    """The int8 calibration of ``python -m monai_pns.infer --precision int8 --calibration <training datalist>``:
+    every fifth frame of the synthetic training videos, 32 in all, preprocessed as network inputs."""
+    return calibration_frames(open_sources(synthetic_datalist(), datalist_key="training"), frame_preprocessing(size))
 
 
 def _paths(network: torch.nn.Module, clip_shape: tuple[int, ...], bf16: bool) -> tuple[dict, dict[str, float]]:

@@ -17,8 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from monai_pns.inference.fast import PRECISIONS
-from monai_pns.inference.run import BACKENDS, run_inference
+from monai_pns.inference.run import BACKENDS, PRECISIONS, run_inference
 from monai_pns.utils import run_cli
 
 __all__ = ["main"]
@@ -35,7 +34,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--official", action="store_true", help="--ckpt is a released PNS-Net / PNS+ checkpoint")
     parser.add_argument("--backend", choices=BACKENDS, default="torch")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="torch backend: auto = bf16 where the CPU/GPU runs it natively, fp32 otherwise")
+                        help="torch backend: auto = bf16 where the CPU/GPU runs it natively, fp32 otherwise; int8 = "
+                             "the CPU fast path with an int8 encoder calibrated on --calibration")
+    parser.add_argument("--calibration", default=None,
+                        help="with --precision int8: frames to calibrate on, any input form (default: --input)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda when available)")
     parser.add_argument("--nifti", action="store_true", help="also write masks.nii.gz and frames.nii.gz")
     parser.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not write overlay.mp4")
@@ -50,11 +52,15 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                         "its header states is a warning (recorded in summary.json), not an error")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
+    if args.precision == "int8" and (args.backend != "torch" or not args.fast):
+        parser.error("--precision int8 is the fast path of the torch backend: drop --backend onnxruntime and --eager")
+    if args.calibration is not None and args.precision != "int8":
+        parser.error("--calibration goes with --precision int8")
     summaries = run_inference(
         args.ckpt, args.input, args.out, official=args.official, backend=args.backend, precision=args.precision,
         device=args.device, clip_length=args.clip_length, spatial_size=args.spatial_size, threshold=args.threshold,
         nifti=args.nifti, overlay=args.overlay, probabilities=args.probabilities, datalist_key=args.datalist_key,
-        fast=args.fast, progress=args.progress, allow_short=args.allow_short,
+        fast=args.fast, progress=args.progress, allow_short=args.allow_short, calibration=args.calibration,
     )
     for s in summaries:
         print(f"{s['frames']} frames of '{s['input']}'{' (' + s['case'] + ')' if s['case'] else ''} -> {s['out']} "

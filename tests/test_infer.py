@@ -317,3 +317,48 @@ def test_the_onnx_clip_model_of_pns_plus_counts_its_anchor(media, tmp_path, monk
         run_inference(tmp_path / "plus.pt", root / "v.mp4", tmp_path / "out", backend="onnxruntime",
                       spatial_size=(32, 64), progress=False)
     assert shapes == [(1, 3, 1 + 5, 32, 64)]
+
+
+def test_int8_precision_calibrates_on_the_input_or_the_given_frames(media, tmp_path, monkeypatch):
+    """--precision int8: the encoder quantized on frames of --input (or of --calibration), probabilities close to
+    the float32 fast path's, the precision recorded in summary.json."""
+    import monai_pns.inference.run as run_module
+
+    root, _ = media
+    write_video(tmp_path / "calibration.mp4", 11)
+    calibrated = []
+    real = run_module.calibration_frames
+    monkeypatch.setattr(run_module, "calibration_frames", lambda *a, **k: calibrated.append(real(*a, **k)) or
+                        calibrated[-1])
+    for name, extra in (("fp32", ["--precision", "fp32"]), ("int8", ["--precision", "int8"]),
+                        ("int8_given", ["--precision", "int8", "--calibration", tmp_path / "calibration.mp4"])):
+        args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", tmp_path / name, "--probabilities"]
+        assert _cli([*args, "--no-overlay", "--device", "cpu", *SIZE, *extra]) == EXIT_OK
+    # every fifth frame, preprocessed at the network's size: 0 and 5 of the 7-frame input; 0, 5, 10 of the other
+    assert [tuple(c.shape) for c in calibrated] == [(2, 3, 32, 64), (3, 3, 32, 64)]
+    assert json.loads((tmp_path / "int8" / "summary.json").read_text())["precision"] == "int8"
+    for path in sorted((tmp_path / "fp32" / "probabilities").iterdir()):
+        fp32 = cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(int)
+        int8 = cv2.imread(str(tmp_path / "int8" / "probabilities" / path.name), cv2.IMREAD_UNCHANGED).astype(int)
+        assert np.abs(fp32 - int8).max() <= 13  # within 0.05 of float32
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--precision", "int8", "--backend", "onnxruntime"], "--precision int8 is the fast path of the torch backend"),
+    (["--precision", "int8", "--eager"], "--precision int8 is the fast path of the torch backend"),
+    (["--calibration", "frames/"], "--calibration goes with --precision int8"),
+])
+def test_int8_options_that_do_not_go_together(media, tmp_path, capsys, extra, message):
+    root, _ = media
+    with pytest.raises(SystemExit) as usage:
+        _cli(["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", tmp_path / "o", *extra])
+    assert usage.value.code == EXIT_USAGE and message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("kwargs", [{"device": "cuda"}, {"backend": "onnxruntime"}, {"fast": False}])
+def test_int8_api_refuses_other_paths_before_any_work(media, tmp_path, kwargs):
+    root, _ = media
+    with pytest.raises(ValueError, match="precision='int8' is the CPU fast path of the torch backend"):
+        run_inference(root / "model.pt", root / "v.mp4", tmp_path / "o", precision="int8", **kwargs)
+    assert not (tmp_path / "o").exists()

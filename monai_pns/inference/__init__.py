@@ -14,7 +14,7 @@ from .checkpoint import (
 )
 from .fast import cpu_bf16_support, optimize_network, resolve_precision
 from .onnx_backend import OnnxClipModel
-from .predictor import FramePrediction, VideoPredictor, frame_preprocessing
+from .predictor import FramePrediction, VideoPredictor, calibration_frames, frame_preprocessing
 from .run import run_inference
 from .sources import FrameSource, open_sources
 from .streaming import StreamingPredictor
@@ -29,6 +29,7 @@ __all__ = [
     "PredictionWriter",
     "StreamingPredictor",
     "VideoPredictor",
+    "calibration_frames",
     "check_network_config",
     "checkpoint_network_config",
     "cpu_bf16_support",

@@ -8,6 +8,7 @@ frames arrive, so the number of frames need not be known and at most T frames (+
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,9 @@ from monai.transforms import Compose, NormalizeIntensity, Resize
 from monai_pns.transforms import PNS_MEAN, PNS_STD
 from monai_pns.transforms.window import clip_window
 
-__all__ = ["FramePrediction", "FramePredictor", "VideoPredictor", "frame_preprocessing", "probabilities_at"]
+__all__ = [
+    "FramePrediction", "FramePredictor", "VideoPredictor", "calibration_frames", "frame_preprocessing", "probabilities_at",
+]
 
 ClipModel = Callable[[torch.Tensor], torch.Tensor]
 
@@ -40,6 +43,22 @@ def frame_preprocessing(
     if normalize:
         steps.append(NormalizeIntensity(subtrahend=mean, divisor=std, channel_wise=True))
     return Compose(steps)
+
+
+def calibration_frames(sources: Iterable[Iterable[tuple[str, np.ndarray]]], preprocessing: Callable,
+                       count: int = 32, stride: int = 5) -> torch.Tensor:
+    """(N <= count, C, H, W) network inputs for int8 calibration: every ``stride``-th frame of each source in turn
+    (:class:`~monai_pns.inference.FrameSource`: ``(name, RGB uint8 frame)`` pairs),
+    through ``preprocessing`` (e.g. :func:`frame_preprocessing`), until ``count`` are taken.
+
+    Raises:
+        ValueError: when the sources hold no frame.
+    """
+    frames = (frame for source in sources for _, frame in itertools.islice(source, None, None, stride))
+    taken = [preprocessing(frame) for frame in itertools.islice(frames, count)]
+    if not taken:
+        raise ValueError("no frame to calibrate the int8 encoder on: the calibration input is empty.")
+    return torch.stack(taken)
 
 
 def probabilities_at(logits: torch.Tensor, size: Sequence[int]) -> np.ndarray:

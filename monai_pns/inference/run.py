@@ -15,17 +15,20 @@ from monai.utils import look_up_option
 from tqdm import tqdm
 
 from monai_pns.inference.checkpoint import NetworkSpec, load_network
+from monai_pns.inference.fast import PRECISIONS as FAST_PRECISIONS
 from monai_pns.inference.fast import optimize_network, resolve_precision
 from monai_pns.inference.onnx_backend import OnnxClipModel
-from monai_pns.inference.predictor import VideoPredictor
+from monai_pns.inference.predictor import VideoPredictor, calibration_frames, frame_preprocessing
 from monai_pns.inference.sources import FrameSource, open_sources
 from monai_pns.inference.writers import PredictionWriter
 from monai_pns.transforms import PNS_MEAN, PNS_STD
 from monai_pns.utils import check_output_dir
 
-__all__ = ["BACKENDS", "DEFAULT_CLIP_LENGTH", "run_inference"]
+__all__ = ["BACKENDS", "DEFAULT_CLIP_LENGTH", "PRECISIONS", "run_inference"]
 
 BACKENDS = ("torch", "onnxruntime")
+#: the fast path's precisions, and int8: its encoder quantized on calibration frames
+PRECISIONS = (*FAST_PRECISIONS, "int8")
 DEFAULT_CLIP_LENGTH = 5
 _STRIDE = 16
 
@@ -81,6 +84,7 @@ def run_inference(
     fast: bool = True,
     progress: bool = True,
     allow_short: bool = False,
+    calibration: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Segment every frame of every video of ``input`` with the network of ``ckpt`` and write the results to ``out``.
 
@@ -101,7 +105,9 @@ def run_inference(
         official: ``ckpt`` is a released PNS-Net / PNS+ checkpoint (256 x 448 inputs, no input normalisation).
         backend: ``"torch"`` or ``"onnxruntime"`` (the clip model exported to ONNX, float32).
         precision: ``"fp32"``, ``"bf16"`` or ``"auto"`` for the torch backend (see
-            :func:`~monai_pns.inference.resolve_precision`).
+            :func:`~monai_pns.inference.resolve_precision`), or ``"int8"``: the CPU fast path with its encoder
+            quantized to int8 on 32 frames of ``calibration`` (``encoder="onnxruntime-int8"`` of
+            :func:`~monai_pns.inference.optimize_network`).
         device: ``"cpu"``, ``"cuda"``, ...; by default CUDA when available.
         clip_length: T; by default the checkpoint's ``network_config`` value, else 5.
         spatial_size: the network's input (H, W); by default the checkpoint's ``network_config`` value, else the size
@@ -116,6 +122,8 @@ def run_inference(
         fast: use :func:`~monai_pns.inference.optimize_network` (torch backend); False runs the network as loaded.
         progress: show a progress bar with frames per second (on a terminal only).
         allow_short: segment the frames a short video file gives instead of raising.
+        calibration: with ``precision="int8"``: frames to calibrate on, any input form (a video of the training set,
+            say); by default ``input`` itself (its first frames, every fifth).
 
     Returns:
         one summary per video: ``{"input", "case", "out", "frames", "seconds", "fps", "backend", "precision",
@@ -131,22 +139,30 @@ def run_inference(
         [{'input': 'procedure.mp4', 'case': '', 'out': 'out', 'frames': 1200, ...}]
     """
     backend = look_up_option(backend, BACKENDS)
+    precision = look_up_option(precision, PRECISIONS)
+    if precision == "int8" and (backend != "torch" or not fast or device not in (None, "cpu")):
+        raise ValueError(f"precision='int8' is the CPU fast path of the torch backend, got {backend=}, {fast=}, "
+                         f"{device=}.")
     out = check_output_dir(out)
     sources = open_sources(input, datalist_key=datalist_key)
+    calibration_sources = open_sources(calibration or input, datalist_key=datalist_key) if precision == "int8" else []
     network, spec = load_network(ckpt, official=official)
     length = _clip_length(spec, clip_length, os.fspath(ckpt))
     size = _spatial_size(spec, spatial_size, os.fspath(ckpt))
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or ("cuda" if torch.cuda.is_available() and precision != "int8" else "cpu")
+    intensity = spec.intensity or {"mean": PNS_MEAN, "std": PNS_STD}
+    normalize = (not official) if normalize is None else normalize
     if backend == "onnxruntime":
         precision, device = "fp32", "cpu"
         model = OnnxClipModel(network, (1, network.in_channels, length + spec.uses_anchor, *size))
+    elif precision == "int8":
+        frames = calibration_frames(calibration_sources, frame_preprocessing(size, normalize, mean=intensity["mean"], std=intensity["std"]))
+        model = optimize_network(network, "fp32", device, encoder="onnxruntime-int8", calibration=frames)
     else:
         precision = resolve_precision(precision, device)
         model = optimize_network(network, precision, device) if fast else network.to(device)
-    intensity = spec.intensity or {"mean": PNS_MEAN, "std": PNS_STD}
     predictor = VideoPredictor(
-        model, size, length, anchor=spec.uses_anchor, normalize=(not official) if normalize is None else normalize,
-        mean=intensity["mean"], std=intensity["std"], device=device,
+        model, size, length, anchor=spec.uses_anchor, normalize=normalize, mean=intensity["mean"], std=intensity["std"], device=device,
     )
     summaries, created = [], []
     try:

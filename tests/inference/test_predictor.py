@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from monai_pns.inference import VideoPredictor, frame_preprocessing
+from monai_pns.inference import VideoPredictor, calibration_frames, frame_preprocessing
 from monai_pns.transforms import sequential_windows
 from tests.bundle_chains import bundle_chain
 from tests.inference.media import small_network, synthetic_frame
@@ -89,3 +89,16 @@ def test_network_output_mapped_to_the_frame_size():
 def test_ill_clip_length():
     with pytest.raises(ValueError, match="clip_length=0"):
         VideoPredictor(RecordingModel(), clip_length=0)
+
+
+def test_calibration_frames_take_every_stride_th_frame_of_each_source_up_to_count():
+    sources = [[(str(i), np.full((4, 6, 3), 10 * i + s, np.uint8)) for i in range(n)] for s, n in ((0, 11), (1, 6))]
+    codes = lambda frames: [int(f[0, 0, 0]) for f in frames]  # noqa: E731
+    as_is = lambda frame: torch.from_numpy(frame).permute(2, 0, 1)  # noqa: E731
+    # 11 frames: 0, 5, 10 (the last exactly at a stride); then 0 and 5 of the 6-frame source
+    assert codes(calibration_frames(sources, as_is)) == [0, 50, 100, 1, 51]
+    assert codes(calibration_frames(sources, as_is, count=3)) == [0, 50, 100]
+    assert codes(calibration_frames(sources, as_is, count=4, stride=6)) == [0, 60, 1]  # frame 6 of 6: none
+    assert calibration_frames(sources, as_is).shape == (5, 3, 4, 6)
+    with pytest.raises(ValueError, match="no frame to calibrate the int8 encoder on"):
+        calibration_frames([[]], as_is)
