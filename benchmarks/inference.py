@@ -136,7 +136,8 @@ def _end_to_end(ckpt: Path, work: Path, frames: int, size: tuple[int, int], mode
         writer.write(np.clip(frame + rng.integers(0, 20, frame.shape), 0, 255).astype(np.uint8))
     writer.release()
     out = {}
-    runs = [("eager", False, "auto"), ("fast", True, "auto")] + ([("fast_int8", True, "int8")] if has_onnxruntime else [])
+    runs = [("eager", False, "auto"), ("fast", True, "auto")]
+    runs += [("fast_int8", True, "int8")] if has_onnxruntime else []
     for name, fast, precision in runs:  # int8 calibrated on the video itself, as the command line does by default
         [summary] = run_inference(ckpt, video, work / name, spatial_size=model_size, precision=precision, fast=fast,
                                   device="cpu" if precision == "int8" else None, progress=False)

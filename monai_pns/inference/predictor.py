@@ -22,7 +22,12 @@ from monai_pns.transforms import PNS_MEAN, PNS_STD
 from monai_pns.transforms.window import clip_window
 
 __all__ = [
-    "FramePrediction", "FramePredictor", "VideoPredictor", "calibration_frames", "frame_preprocessing", "probabilities_at",
+    "FramePrediction",
+    "FramePredictor",
+    "VideoPredictor",
+    "calibration_frames",
+    "frame_preprocessing",
+    "probabilities_at",
 ]
 
 ClipModel = Callable[[torch.Tensor], torch.Tensor]

@@ -15,8 +15,7 @@ from monai.utils import look_up_option
 from tqdm import tqdm
 
 from monai_pns.inference.checkpoint import NetworkSpec, load_network
-from monai_pns.inference.fast import PRECISIONS as FAST_PRECISIONS
-from monai_pns.inference.fast import optimize_network, resolve_precision
+from monai_pns.inference.fast import PRECISIONS as FAST_PRECISIONS, optimize_network, resolve_precision
 from monai_pns.inference.onnx_backend import OnnxClipModel
 from monai_pns.inference.predictor import VideoPredictor, calibration_frames, frame_preprocessing
 from monai_pns.inference.sources import FrameSource, open_sources
@@ -156,13 +155,15 @@ def run_inference(
         precision, device = "fp32", "cpu"
         model = OnnxClipModel(network, (1, network.in_channels, length + spec.uses_anchor, *size))
     elif precision == "int8":
-        frames = calibration_frames(calibration_sources, frame_preprocessing(size, normalize, mean=intensity["mean"], std=intensity["std"]))
+        preprocessing = frame_preprocessing(size, normalize, mean=intensity["mean"], std=intensity["std"])
+        frames = calibration_frames(calibration_sources, preprocessing)
         model = optimize_network(network, "fp32", device, encoder="onnxruntime-int8", calibration=frames)
     else:
         precision = resolve_precision(precision, device)
         model = optimize_network(network, precision, device) if fast else network.to(device)
     predictor = VideoPredictor(
-        model, size, length, anchor=spec.uses_anchor, normalize=normalize, mean=intensity["mean"], std=intensity["std"], device=device,
+        model, size, length, anchor=spec.uses_anchor, normalize=normalize, mean=intensity["mean"],
+        std=intensity["std"], device=device,
     )
     summaries, created = [], []
     try:

@@ -38,7 +38,8 @@ def test_report_written_as_returned(smoke):
 def test_every_path_timed_against_eager(smoke):
     _, report = smoke
     rows = report["model_alone"]
-    expected = {"eager", "fast_torch"} | ({"fast_onnxruntime", "fast_int8", "onnxruntime"} if has_onnxruntime else set())
+    with_ort = {"fast_onnxruntime", "fast_int8", "onnxruntime"}
+    expected = {"eager", "fast_torch"} | (with_ort if has_onnxruntime else set())
     assert expected <= set(rows)
     streamed = expected - {"onnxruntime"} | ({"fast_bf16"} if "fast_bf16" in rows else set())
     assert set(report["streaming"]) == streamed
