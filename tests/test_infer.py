@@ -319,6 +319,14 @@ def test_the_onnx_clip_model_of_pns_plus_counts_its_anchor(media, tmp_path, monk
     assert shapes == [(1, 3, 1 + 5, 32, 64)]
 
 
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(*args, **kwargs):
+    raise _Stop
+
+
 def test_int8_precision_calibrates_on_the_input_or_the_given_frames(media, tmp_path, monkeypatch):
     """--precision int8: the encoder quantized on frames of --input (or of --calibration), probabilities close to
     the float32 fast path's, the precision recorded in summary.json."""
@@ -330,10 +338,14 @@ def test_int8_precision_calibrates_on_the_input_or_the_given_frames(media, tmp_p
     real = run_module.calibration_frames
     monkeypatch.setattr(run_module, "calibration_frames", lambda *a, **k: calibrated.append(real(*a, **k)) or
                         calibrated[-1])
-    for name, extra in (("fp32", ["--precision", "fp32"]), ("int8", ["--precision", "int8"]),
-                        ("int8_given", ["--precision", "int8", "--calibration", tmp_path / "calibration.mp4"])):
+    for name, extra in (("fp32", ["--precision", "fp32"]), ("int8", ["--precision", "int8"])):
         args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", tmp_path / name, "--probabilities"]
         assert _cli([*args, "--no-overlay", "--device", "cpu", *SIZE, *extra]) == EXIT_OK
+    # --calibration: its frames reach the quantization (stopped there: the run itself is the one above)
+    monkeypatch.setattr(run_module, "optimize_network", _raise_stop)
+    with pytest.raises(_Stop):
+        infer.main(["--ckpt", str(root / "model.pt"), "--input", str(root / "v.mp4"), "--out", str(tmp_path / "g"),
+                    "--precision", "int8", "--calibration", str(tmp_path / "calibration.mp4"), *SIZE])
     # every fifth frame, preprocessed at the network's size: 0 and 5 of the 7-frame input; 0, 5, 10 of the other
     assert [tuple(c.shape) for c in calibrated] == [(2, 3, 32, 64), (3, 3, 32, 64)]
     assert json.loads((tmp_path / "int8" / "summary.json").read_text())["precision"] == "int8"

@@ -86,10 +86,9 @@ def test_int8_encoder_is_calibrated_and_close_to_float32(net):
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(CLIP, generator=generator)
     calibration = torch.rand(4, 3, 32, 64, generator=generator)
-    fp32 = optimize_network(net, encoder="onnxruntime")
     int8 = optimize_network(net, encoder="onnxruntime-int8", calibration=calibration)
-    with torch.no_grad():
-        expected, out = torch.sigmoid(fp32(x)), torch.sigmoid(int8(x))
+    with torch.no_grad():  # the float32 onnxruntime encoder equals eager within 1e-4 (above)
+        expected, out = torch.sigmoid(net(x)), torch.sigmoid(int8(x))
     assert out.shape == expected.shape and out.dtype == torch.float32
     assert 0 < (out - expected).abs().max() < 0.05
 
