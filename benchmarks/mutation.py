@@ -1,10 +1,10 @@
 """Mutation audit of the test suite: plausible one-line bugs, each run against the tests of its module.
 
-The mutants are data, in benchmarks/mutants.json. Every mutant replaces one exact piece of source text (found exactly once in its file) by a plausible bug: a boundary
-moved (``<`` for ``<=``), a copy dropped, a flag ignored, a state not reset, a rounding changed. For each mutant the
-file is changed in place, the mutant's test files run (``pytest -x``: the first failure kills it) and the file is
-restored, whatever happens. A mutant is *killed* when the tests fail, *survived* when they pass. The score is the
-share of killed mutants; docs/testing.md records each audit.
+The mutants are data, in benchmarks/mutants.json. Every mutant replaces one exact piece of source text (found exactly
+once in its file) by a plausible bug: a boundary moved (``<`` for ``<=``), a copy dropped, a flag ignored, a state not
+reset, a rounding changed. For each mutant the file is changed in place, the mutant's test files run (``pytest -x``:
+the first failure kills it) and the file is restored, whatever happens. A mutant is *killed* when the tests fail,
+*survived* when they pass. The score is the share of killed mutants; docs/testing.md records each audit.
 
 Usage::
 

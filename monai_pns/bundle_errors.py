@@ -137,9 +137,9 @@ def check_settings(
     tracking_uri: str | None = None,
 ) -> None:
     """The checks a bundle run makes in ``initialize``, before it writes anything: ``spatial_size``
-    (:func:`check_spatial_size`), ``clip_length`` (:func:`check_clip_length`), ``dataset_dir`` (:func:`check_dataset_dir`), ``output_dir`` (a folder that can be
-    written, ``monai_pns.utils.check_output_dir``) and the MLflow store (:func:`check_tracking_uri`; pass None when
-    tracking is off).
+    (:func:`check_spatial_size`), ``clip_length`` (:func:`check_clip_length`), ``dataset_dir``
+    (:func:`check_dataset_dir`), ``output_dir`` (a folder that can be written, ``monai_pns.utils.check_output_dir``)
+    and the MLflow store (:func:`check_tracking_uri`; pass None when tracking is off).
 
     Raises:
         BundleSettingError: the first setting that cannot work.
