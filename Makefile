@@ -5,6 +5,9 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# make test runs TEST_WORKERS pytest-xdist workers of one torch thread each, every test file whole on one worker
+# (its module fixtures computed once); `$(PY) -m pytest` runs the suite in one process
+TEST_WORKERS ?= 2
 
 .PHONY: setup test demo clean
 
@@ -19,7 +22,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 setup: $(VENV)/.installed
 
 test: setup
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 BUNDLE := bundles/pns_net/configs
 DEMO_OUT ?= runs/demo

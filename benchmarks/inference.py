@@ -210,11 +210,12 @@ def main(argv: list[str] | None = None) -> dict:
         torch.save(network.state_dict(), ckpt)
         report["end_to_end"] = _end_to_end(ckpt, Path(tmp), args.video_frames, (288, 512), size)
         if args.checkpoint is not None and args.accuracy_size is not None:
-            accuracy_paths = {k: v for k, v in paths.items() if k != "onnxruntime"}  # the ONNX graph is size-bound
+            accuracy_clip = (1, 3, 5, *args.accuracy_size)
+            accuracy_paths = dict(paths)
             if "fast_bf16" not in accuracy_paths:  # emulated where the CPU has no bf16: slow, but the same numbers
                 accuracy_paths["fast_bf16"] = ("", optimize_network(network, "bf16"))
-            if has_onnxruntime:
-                accuracy_paths["onnxruntime"] = ("", OnnxClipModel(network, (1, 3, 5, *args.accuracy_size)))
+            if has_onnxruntime and accuracy_clip != tuple(clip.shape):  # the ONNX graph is bound to its clip shape
+                accuracy_paths["onnxruntime"] = ("", OnnxClipModel(network, accuracy_clip))
             report["accuracy"] = _accuracy(network, tuple(args.accuracy_size), Path(tmp), accuracy_paths)
     report["load_average_after"] = os.getloadavg()
     print(_table(report))
