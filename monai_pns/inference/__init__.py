@@ -1,5 +1,5 @@
-"""Inference: the fast CPU form of a trained network, offline and streaming predictors, frame sources, writers and
-the job behind ``python -m monai_pns.infer``."""
+"""Inference: the fast CPU form of a trained network, offline and streaming predictors, frame sources, writers, the
+threads that overlap them and the job behind ``python -m monai_pns.infer``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .checkpoint import (
 )
 from .fast import cpu_bf16_support, optimize_network, resolve_precision
 from .onnx_backend import OnnxClipModel
+from .pipeline import prefetch
 from .predictor import FramePrediction, VideoPredictor, calibration_frames, frame_preprocessing
 from .run import run_inference
 from .sources import FrameSource, open_sources
@@ -38,6 +39,7 @@ __all__ = [
     "network_config",
     "open_sources",
     "optimize_network",
+    "prefetch",
     "read_network_config",
     "resolve_precision",
     "run_inference",

@@ -8,6 +8,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from monai_pns.inference.checkpoint import NetworkSpec, load_network
 from monai_pns.inference.fast import PRECISIONS as FAST_PRECISIONS, optimize_network, resolve_precision
 from monai_pns.inference.onnx_backend import OnnxClipModel
+from monai_pns.inference.pipeline import prefetch
 from monai_pns.inference.predictor import VideoPredictor, calibration_frames, frame_preprocessing
 from monai_pns.inference.sources import FrameSource, open_sources
 from monai_pns.inference.writers import PredictionWriter
@@ -84,11 +86,14 @@ def run_inference(
     progress: bool = True,
     allow_short: bool = False,
     calibration: str | os.PathLike | None = None,
+    overlap: bool = True,
 ) -> list[dict]:
     """Segment every frame of every video of ``input`` with the network of ``ckpt`` and write the results to ``out``.
 
     ``out`` (one video) or ``out/<case>`` (each case of a datalist) receives the outputs of
-    :class:`~monai_pns.inference.PredictionWriter` and ``summary.json``, the video's summary (below). The output
+    :class:`~monai_pns.inference.PredictionWriter` and ``summary.json``, the video's summary (below). With
+    ``overlap`` decoding, the network and writing run in three threads joined by queues of two clips' frames
+    (:func:`~monai_pns.inference.pipeline.prefetch`): the same outputs, in the same order. The output
     folder is checked before any work, then the input (:func:`~monai_pns.inference.open_sources`), then the
     checkpoint is loaded. A failure removes the output folders the run created (earlier outputs in existing folders
     are left as they were, see :class:`~monai_pns.inference.PredictionWriter`).
@@ -123,6 +128,7 @@ def run_inference(
         allow_short: segment the frames a short video file gives instead of raising.
         calibration: with ``precision="int8"``: frames to calibrate on, any input form (a video of the training set,
             say); by default ``input`` itself (its first frames, every fifth).
+        overlap: decode and write in threads of their own, alongside the network; False runs all three in turn.
 
     Returns:
         one summary per video: ``{"input", "case", "out", "frames", "seconds", "fps", "backend", "precision",
@@ -172,8 +178,12 @@ def run_inference(
             missing = [p for p in (target, *target.parents) if not p.exists()]
             created += missing[-1:]  # the topmost folder the writer creates: removed if the run fails
             start = time.perf_counter()
-            with PredictionWriter(target, source.fps, threshold, overlay, nifti, probabilities) as writer:
-                bar = tqdm(predictor(source), total=source.num_frames, unit="frame",
+            queued = 2 * length
+            predictions = prefetch(predictor(prefetch(source, queued)), queued) if overlap else predictor(source)
+            # closing: a failed write stops the threads before the writer discards its files
+            with PredictionWriter(target, source.fps, threshold, overlay, nifti, probabilities) as writer, \
+                    closing(predictions):
+                bar = tqdm(predictions, total=source.num_frames, unit="frame",
                            desc=source.case or Path(source.path).name,
                            disable=None if progress else True)  # None: on a terminal only
                 writer.write_all(bar)

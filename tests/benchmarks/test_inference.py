@@ -51,7 +51,8 @@ def test_every_path_timed_against_eager(smoke):
     assert rows["eager"]["max_probability_difference"] == 0.0
     for stream in report["streaming"].values():
         assert stream["ratio"] == pytest.approx(stream["frame_s"] / stream["clip_s"])
-    assert set(report["end_to_end"]) == {"eager", "fast"} | ({"fast_int8"} if has_onnxruntime else set())
+    int8 = {"fast_int8", "fast_int8_one_thread"} if has_onnxruntime else set()
+    assert set(report["end_to_end"]) == {"eager", "fast"} | int8
     assert {row["frames"] for row in report["end_to_end"].values()} == {6}
 
 
