@@ -323,11 +323,13 @@ def _run_bundle(run_id: str, configs: Sequence[Path], overrides: Mapping) -> flo
     return time.perf_counter() - start
 
 
-def _network(configs: Sequence[Path], seed: int) -> torch.nn.Module:
-    """The bundle's ``network_def`` of ``configs``, initialised with ``seed``."""
+def _network(configs: Sequence[Path], overrides: Mapping, seed: int) -> torch.nn.Module:
+    """The bundle's ``network_def`` of ``configs`` with ``overrides`` (``--set`` included), initialised with
+    ``seed``."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser(ConfigParser.load_config_files([str(c) for c in configs]))
+    parser.update(dict(overrides))
     torch.manual_seed(seed)
     return parser.get_parsed_content("network_def")
 
@@ -348,7 +350,7 @@ def run_experiment(exp: Experiment, folders: Mapping[str, Path], common: Mapping
         times["pretraining"] = _run_bundle("pretraining", train_configs, {**overrides, "run_name": "pretraining"})
     else:
         start = out / "phase1_start.pt"
-        network = _network(train_configs, exp.seed)
+        network = _network(train_configs, overrides, exp.seed)
         save_atomic(phase1_start(folders[exp.phase1_from] / "pretrain" / "model.pt", network), start)
         overrides["pretrain_ckpt"] = str(start)
     if exp.phase1_only:

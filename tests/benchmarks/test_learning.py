@@ -207,6 +207,18 @@ def test_phase1_start_takes_every_phase_1_entry_and_keeps_the_ns_blocks(tmp_path
         learning.phase1_start(tmp_path / "partial.pt", row)
 
 
+def test_the_phase_2_start_network_takes_the_overrides():
+    """``--set network_kwargs=...`` reaches the network whose state phase 2 starts from (it once took train.json's
+    defaults only, and the bundle then refused the start state for its missing entries)."""
+    row = ROOT / "configs" / "ablation" / "row3_n2.json"
+    network = learning._network([learning.TRAIN, row], {"network_kwargs": {"num_blocks": 3, "num_groups": 2}}, 0)
+    assert len(network.ns_blocks) == 3 and network.ns_blocks[0].num_groups == 2
+    assert len(learning._network([learning.TRAIN, row], {}, 0).ns_blocks) == 1  # the row's own settings
+    torch.manual_seed(0)
+    expected = PNSNet(zero_init=True).ns_blocks[1].query.weight
+    assert torch.equal(learning._network([learning.TRAIN], {}, 0).ns_blocks[1].query.weight, expected)  # the seed
+
+
 def test_plan_orders_shared_phase_1_first():
     plan = learning.plan(["ablation"], [3, 4], ["row4_n4", "row1_base"], {"finetune_epochs": 2})
     assert [(e.name, e.phase1_from, e.phase1_only) for e in plan] == [
