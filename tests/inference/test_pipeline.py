@@ -98,7 +98,8 @@ def test_a_source_that_cannot_be_iterated_is_an_error_here():
 
 def test_a_consumer_that_stops_early_stops_the_thread_and_closes_the_source():
     source = Source(1000)
-    items = prefetch(source, 2)
+    iterator = iter(source)  # held here too: only an explicit close() finishes it, not its garbage collection
+    items = prefetch(iterator, 2)
     assert [next(items), next(items)] == [0, 1]
     items.close()
     assert source.closed and source.taken <= 2 + 2 + 1
@@ -141,6 +142,23 @@ def test_overlapped_threads_write_what_one_thread_writes(model, tmp_path):
             assert a.read_bytes() == b.read_bytes(), a.name
     overlays = [read_all_frames(tmp_path / str(o) / "overlay.mp4") for o in (True, False)]
     assert len(overlays[0]) == 12 and all(np.array_equal(a, b) for a, b in zip(*overlays))
+
+
+def test_overlap_queues_decoding_and_the_network_two_clips_deep(model, tmp_path, monkeypatch):
+    sizes = []
+
+    def spy(items, size):
+        sizes.append(size)
+        return prefetch(items, size)
+
+    monkeypatch.setattr("monai_pns.inference.run.prefetch", spy)
+    settings = {"ckpt": model / "model.pt", "input": model / "v.mp4", "spatial_size": (32, 64), "overlay": False,
+                "fast": False, "progress": False}
+    run_inference(out=tmp_path / "overlapped", clip_length=3, **settings)  # overlap is the default
+    assert sizes == [6, 6]  # the decoder's queue, then the network's: two clips of frames each
+    sizes.clear()
+    run_inference(out=tmp_path / "one_thread", clip_length=3, overlap=False, **settings)
+    assert sizes == []
 
 
 def test_a_frame_that_fails_mid_video_stops_the_run_and_removes_its_outputs(model, tmp_path):
