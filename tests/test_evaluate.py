@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from monai_pns.data.datalist import build_datalist, write_datalist
 from monai_pns.evaluate import main
 from monai_pns.evaluation import evaluate_predictions, ground_truth_videos
 from monai_pns.metrics import VPSEvaluator
-from monai_pns.utils import EXIT_DATA_ERROR, EXIT_USAGE, run_cli
+from monai_pns.utils import EXIT_DATA_ERROR, EXIT_OK, EXIT_USAGE, run_cli
 from tests.evaluation.cases import assert_results, blob, expected_results, make_pnsnet_tree, noisy, write
 
 
@@ -211,3 +213,66 @@ def test_unwritable_output_folder(pnsnet_tree, tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == f"error: evaluation output folder '{locked / 'e'}': '{locked}' is not " \
         "writable.\n"
     assert scanned == [] and list(locked.iterdir()) == []
+
+
+def test_mode_option_overrides_the_layout_default(pnsnet_tree, tmp_path):
+    root, _, model, frames = pnsnet_tree
+    with pytest.warns(UserWarning, match="resized"):
+        summary = main(["--gt-root", str(root), "--layout", "pnsnet", "--pred-root", str(model), "--out",
+                        str(tmp_path / "e"), "--mode", "sunseg", "--no-progress"])
+    assert summary["mode"] == "sunseg" and summary["layout"] == "pnsnet"
+    assert_results(summary["results"]["Noisy"], expected_results(frames, mode="sunseg"))
+
+
+def test_masks_option_names_the_mask_folders_of_the_folders_layout(tmp_path):
+    """--layout folders: frames in --gt-root, masks in --masks (without it the frames would be read as masks)."""
+    frames, masks, pred_root = tmp_path / "Frames", tmp_path / "Masks", tmp_path / "pred" / "Mine"
+    expected = VPSEvaluator(skip_first_last=True)
+    for case in ("a", "b"):
+        for k in range(1, 6):
+            gt, pred = blob(k + len(case)), noisy(blob(k), k)
+            write(frames / case / f"{k}.png", np.full_like(gt, 200))  # an image no mask threshold makes a blob of
+            write(masks / case / f"{k}.png", gt)
+            write(pred_root / case / f"{k}.png", pred)
+            expected.add_frame(pred, gt, case, k, "Frames")
+    summary = main(["--gt-root", str(frames), "--layout", "folders", "--masks", str(masks), "--pred-root",
+                    str(pred_root), "--out", str(tmp_path / "e"), "--no-progress"])
+    assert summary["sets"] == ["Frames"]
+    assert_results(summary["results"]["Mine"], expected.set_results())
+
+
+@pytest.mark.parametrize("extra", [["--layout", "pnsnet"], ["--masks", "masks/"]])
+def test_datalist_with_layout_or_masks_is_a_usage_error(tmp_path, capsys, extra):
+    """Both describe --gt-root: given with --datalist, argparse's usage error (exit 2), before any work."""
+    (tmp_path / "d.json").write_text(json.dumps({"test": []}))
+    args = ["--datalist", str(tmp_path / "d.json"), *extra, "--pred-root", str(tmp_path), "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, args)
+    assert exc.value.code == EXIT_USAGE
+    assert "--layout and --masks describe --gt-root; a --datalist file needs neither" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_progress_bar_unless_no_progress(pnsnet_tree, tmp_path, capsys):
+    root, perfect, _, _ = pnsnet_tree
+    args = ["--gt-root", str(root), "--layout", "pnsnet", "--pred-root", str(perfect)]
+    assert run_cli(main, [*args, "--out", str(tmp_path / "e")]) == 0
+    assert "scoring frames" in capsys.readouterr().err
+    assert run_cli(main, [*args, "--out", str(tmp_path / "f"), "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.filterwarnings("ignore:'monai_pns.evaluate' found in sys.modules:RuntimeWarning")
+def test_python_m_exits_with_the_documented_codes(pnsnet_tree, tmp_path, capsys, monkeypatch):
+    """``python -m monai_pns.evaluate`` (run as __main__): 0 done, 1 and one ``error:`` line for an --out in the way."""
+    root, perfect, _, _ = pnsnet_tree
+    (tmp_path / "file").write_text("x")
+    args = ["--gt-root", str(root), "--layout", "pnsnet", "--pred-root", str(perfect), "--no-progress"]
+    for out, code in ((tmp_path / "e", EXIT_OK), (tmp_path / "file", EXIT_DATA_ERROR)):
+        monkeypatch.setattr(sys, "argv", ["monai_pns.evaluate", *args, "--out", str(out)])
+        with pytest.raises(SystemExit) as exc:
+            runpy.run_module("monai_pns.evaluate", run_name="__main__", alter_sys=True)
+        assert exc.value.code == code
+    assert (tmp_path / "e" / "summary.json").is_file()
+    assert capsys.readouterr().err == f"error: evaluation output folder '{tmp_path / 'file'}' exists and is not a " \
+        "folder.\n"

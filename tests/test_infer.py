@@ -374,3 +374,81 @@ def test_int8_api_refuses_other_paths_before_any_work(media, tmp_path, kwargs):
     with pytest.raises(ValueError, match="precision='int8' is the CPU fast path of the torch backend"):
         run_inference(root / "model.pt", root / "v.mp4", tmp_path / "o", precision="int8", **kwargs)
     assert not (tmp_path / "o").exists()
+
+
+def test_threshold_and_no_overlay_options(media, tmp_path, capsys):
+    """--threshold t: masks where the eager network's probability is > t; --no-overlay: no overlay.mp4; one line per
+    video on stdout."""
+    root, net = media
+    [source] = open_sources(root / "v.mp4")
+    predictions = list(VideoPredictor(net, (32, 64), 5)(source))
+    threshold = float(np.median(np.concatenate([p.probability.ravel() for p in predictions])))  # half above it
+    out = tmp_path / "out"
+    args = ["--ckpt", root / "model.pt", "--input", root / "v.mp4", "--out", out, "--eager", "--no-overlay",
+            "--threshold", repr(threshold), *SIZE]
+    assert _cli(args) == EXIT_OK
+    for prediction in predictions:
+        mask = cv2.imread(str(out / "masks" / f"{prediction.name}.png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(mask, (prediction.probability > threshold) * 255)
+    assert any(((p.probability > threshold) != (p.probability > 0.5)).any() for p in predictions)  # not the default
+    assert not (out / "overlay.mp4").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["masks", "summary.json"]
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"7 frames of '{root / 'v.mp4'}' -> {out} (") and line.endswith(" torch fp32)")
+
+
+def test_datalist_key_option(media, tmp_path):
+    root, _ = media
+    datalist = tmp_path / "datalist.json"
+    datalist.write_text(json.dumps({"validation": [{"case": "val/a", "image": [f"{root / 'v.mp4'}#{i}" for i in
+                                                                                  range(2)]}]}))
+    args = ["--ckpt", root / "model.pt", "--input", datalist, "--no-overlay", "--eager", *SIZE]
+    assert _cli([*args, "--out", tmp_path / "out", "--datalist-key", "validation"]) == EXIT_OK
+    assert sorted(p.name for p in (tmp_path / "out" / "val" / "a" / "masks").iterdir()) == ["v_00000.png",
+                                                                                             "v_00001.png"]
+    with pytest.raises(ValueError, match="test"):  # the default key: none in this datalist
+        infer.main([*map(str, args), "--out", str(tmp_path / "default"), "--no-progress"])
+    assert not (tmp_path / "default").exists()
+
+
+def test_backend_eager_and_official_options_reach_the_run(media, tmp_path, monkeypatch):
+    """--backend onnxruntime exports the clip model, --eager never builds the fast path, --official loads the
+    checkpoint as a released one (each stopped where it shows)."""
+    import monai_pns.inference.run as run_module
+
+    root, _ = media
+    args = ["--ckpt", str(root / "model.pt"), "--input", str(root / "v.mp4"), "--no-overlay", "--no-progress", *SIZE]
+    def export(*args, **kwargs):
+        raise _Recorded
+
+    monkeypatch.setattr(run_module, "OnnxClipModel", export)
+    monkeypatch.setattr(run_module, "optimize_network", _raise_stop)
+    with pytest.raises(_Recorded):
+        infer.main([*args, "--out", str(tmp_path / "onnx"), "--backend", "onnxruntime"])
+    with pytest.raises(_Stop):  # the fast path, by default
+        infer.main([*args, "--out", str(tmp_path / "fast")])
+    assert [s["frames"] for s in infer.main([*args, "--out", str(tmp_path / "eager"), "--eager"])] == [7]
+    loads = []
+    monkeypatch.setattr(run_module, "load_network", lambda ckpt, official: loads.append(official) or _raise_stop())
+    for extra in ([], ["--official"]):
+        with pytest.raises(_Stop):
+            infer.main([*args, "--out", str(tmp_path / "o"), *extra])
+    assert loads == [False, True]
+
+
+@pytest.mark.filterwarnings("ignore:'monai_pns.infer' found in sys.modules:RuntimeWarning")
+def test_python_m_exits_with_the_documented_codes(media, tmp_path, capsys, monkeypatch):
+    """``python -m monai_pns.infer`` (run as __main__): 0 done, 1 and one ``error:`` line for an --out in the way."""
+    import runpy
+
+    root, _ = media
+    (tmp_path / "file").write_text("x")
+    args = ["--ckpt", str(root / "model.pt"), "--input", str(root / "v.mp4"), "--no-overlay", "--eager",
+            "--no-progress", *SIZE]
+    for out, code in ((tmp_path / "out", EXIT_OK), (tmp_path / "file", EXIT_DATA_ERROR)):
+        monkeypatch.setattr(sys, "argv", ["monai_pns.infer", *args, "--out", str(out)])
+        with pytest.raises(SystemExit) as exc:
+            runpy.run_module("monai_pns.infer", run_name="__main__", alter_sys=True)
+        assert exc.value.code == code
+    assert len(list((tmp_path / "out" / "masks").iterdir())) == 7
+    assert capsys.readouterr().err == f"error: output folder '{tmp_path / 'file'}' exists and is not a folder.\n"

@@ -151,12 +151,13 @@ class VideoPredictor(FramePredictor):
         self.anchor = anchor
         self.device = torch.device(device)
 
-    def _run(self, clip: Sequence[_Frame], anchor: _Frame | None) -> np.ndarray:
-        """Probabilities (T, H, W) at the frames' resolution for one clip."""
+    def _run(self, clip: Sequence[_Frame], anchor: _Frame | None) -> list[np.ndarray]:
+        """Probabilities (H, W) of each frame of one clip, each at its frame's own resolution."""
         tensors = [f.tensor for f in clip] if anchor is None else [anchor.tensor, *(f.tensor for f in clip)]
         with torch.inference_mode():
             logits = self.network(torch.stack(tensors, dim=1)[None].to(self.device))[0]  # (1, T, H', W')
-        return probabilities_at(logits.transpose(0, 1), clip[0].frame.shape[:2])
+        logits = logits.transpose(0, 1)  # (T, 1, H', W')
+        return [probabilities_at(logits[i : i + 1], f.frame.shape[:2])[0] for i, f in enumerate(clip)]
 
     def __call__(self, frames: Iterable[tuple[str, np.ndarray]]) -> Iterator[FramePrediction]:
         """Frames ``(name, RGB uint8 (H, W, 3))`` in temporal order -> one :class:`FramePrediction` per frame."""

@@ -100,7 +100,8 @@ class LoadFramesd(MapTransform):
         meta: dict[str, object] = {VIDEO_ID: d.get(self.case_key)}
         for name, (key, default) in sources.items():
             value = d.get(key, default)
-            is_sequence = isinstance(value, (list, tuple)) or (isinstance(value, torch.Tensor) and value.ndim > 0)
+            array_like = isinstance(value, (torch.Tensor, np.ndarray))
+            is_sequence = isinstance(value, (list, tuple)) or (array_like and value.ndim > 0)  # type: ignore[union-attr]
             if is_sequence == single or (not single and len(value) != count):  # type: ignore[arg-type]
                 want = "one value" if single else f"{count} values, one per frame"
                 raise ValueError(f"item key '{key}' must hold {want}, got {key}={value!r}.")

@@ -240,3 +240,82 @@ def test_modes_follow_the_umask(tmp_path, umask):
         assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask, path
     for path in (root / "manifest.json", root / "datalist.json", root / "IVPS-TrainSet" / "GT" / "1.png"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+def test_smallest_frame_size_and_nothing_to_generate(tmp_path):
+    """32 x 32 is the smallest size allowed (31 is refused, naming the value); a set of nothing is refused."""
+    root = generate_synthetic_dataset(tmp_path / "syn", num_train_videos=0, num_test_videos=0, num_images=1,
+                                      height=32, width=32)
+    assert cv2.imread(str(root / "IVPS-TrainSet" / "Frame" / "1.jpg")).shape == (32, 32, 3)
+    for name in ("height", "width"):
+        with pytest.raises(ValueError, match=rf"{name} must be >= 32, got {name}=31\."):
+            generate_synthetic_dataset(tmp_path / name, **{**TINY, name: 31})
+        assert not (tmp_path / name).exists()
+    with pytest.raises(ValueError, match="nothing to generate: num_train_videos, num_test_videos and num_images are "
+                                         "all 0"):
+        generate_synthetic_dataset(tmp_path / "empty", num_train_videos=0, num_test_videos=0, num_images=0)
+    assert not (tmp_path / "empty").exists()
+
+
+def test_videos_and_images_are_distinct_and_written_in_rgb(tmp_path):
+    """Each video and each single image shows its own scene (no video repeats another, no phase-1 image is a frame
+    of a video); files hold the pink-red mucosa (R well above G and B once read back as RGB)."""
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    folders = ["VPS-TrainSet/Synthetic/Train/1/Frame", "VPS-TrainSet/Synthetic/Train/2/Frame",
+               "VPS-TestSet/Synthetic-Test/Frame/1"]
+    read = lambda path: cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(float)  # noqa: E731
+    videos = [[read(root / folder / f"{t}.jpg") for t in range(1, 9)] for folder in folders]
+    images = [read(root / "IVPS-TrainSet" / "Frame" / f"{i}.jpg") for i in (1, 2)]
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert np.abs(videos[a][0] - videos[b][0]).mean() > 5, (folders[a], folders[b])
+    for i, image in enumerate(images):
+        for folder, frames in zip(folders, videos):
+            assert min(np.abs(image - frame).mean() for frame in frames) > 5, (i + 1, folder)
+    for frame in images + [v[0] for v in videos]:
+        red, green, blue = frame.reshape(-1, 3).mean(axis=0)
+        assert red > 1.5 * blue and red > 1.5 * green
+
+
+def test_manifest_without_files_is_regenerated(tmp_path):
+    """A manifest of an older version lists no files: the set cannot be checked, so it is regenerated."""
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    manifest = json.loads((root / "manifest.json").read_text())
+    files = manifest.pop("files")
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    (root / "sentinel").write_text("")
+    with pytest.warns(UserWarning, match=r"its manifest.json lists no files \(written by an older version\); "
+                                         "regenerating it"):
+        assert generate_synthetic_dataset(root, **TINY) == root
+    assert not (root / "sentinel").exists()
+    assert json.loads((root / "manifest.json").read_text())["files"] == files
+
+
+def test_damage_of_the_same_size_is_found_by_its_crc(tmp_path):
+    """One byte changed, the size kept: the CRC-32 tells; the warning names the file, sizes and both CRCs."""
+    root = generate_synthetic_dataset(tmp_path / "syn", **TINY)
+    name = "VPS-TrainSet/Synthetic/Train/2/GT/3.png"
+    good = (root / name).read_bytes()
+    bad = good[:-5] + bytes([good[-5] ^ 0xFF]) + good[-4:]
+    (root / name).write_bytes(bad)
+    size = len(good)
+    reason = (rf"'.*{name}' is damaged \({size} bytes, CRC-32 {zlib.crc32(bad):08x}; the manifest records {size} "
+              rf"bytes, CRC-32 {zlib.crc32(good):08x}\); regenerating it")
+    with pytest.warns(UserWarning, match=reason):
+        generate_synthetic_dataset(root, **TINY)
+    assert (root / name).read_bytes() == good
+
+
+def test_a_moved_set_gets_its_datalist_rebuilt_without_regenerating(tmp_path):
+    root = generate_synthetic_dataset(tmp_path / "a", **TINY)
+    moved = tmp_path / "b"
+    os.rename(root, moved)
+    (moved / "sentinel").write_text("")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert generate_synthetic_dataset(moved, **TINY) == moved
+    assert (moved / "sentinel").exists()
+    datalist = json.loads((moved / "datalist.json").read_text())
+    assert datalist["root"] == str(moved)
+    training = load_decathlon_datalist(str(moved / "datalist.json"), data_list_key="training")
+    assert all(p.startswith(str(moved) + os.sep) and os.path.isfile(p) for c in training for p in c["image"])

@@ -86,6 +86,17 @@ def test_network_output_mapped_to_the_frame_size():
         assert p.frame.shape == (40, 72, 3)
 
 
+def test_frames_of_several_sizes_in_one_clip_each_get_their_own_size():
+    """A frame folder may mix sizes: each probability map comes back at its own frame's size (the logit of output
+    frame t is t everywhere, so each map is one constant)."""
+    sizes = [(16, 16), (24, 40), (16, 16), (8, 12)]
+    frames = [(f"f{i}", np.full((*size, 3), i, np.uint8)) for i, size in enumerate(sizes)]
+    out = list(VideoPredictor(RecordingModel(), spatial_size=(16, 16), clip_length=4, normalize=False)(frames))
+    for t, (p, size) in enumerate(zip(out, sizes)):
+        assert p.probability.shape == size and p.frame.shape[:2] == size
+        np.testing.assert_allclose(p.probability, 1 / (1 + np.exp(-t)), rtol=1e-6)
+
+
 def test_ill_clip_length():
     with pytest.raises(ValueError, match="clip_length=0"):
         VideoPredictor(RecordingModel(), clip_length=0)
@@ -102,3 +113,42 @@ def test_calibration_frames_take_every_stride_th_frame_of_each_source_up_to_coun
     assert calibration_frames(sources, as_is).shape == (5, 3, 4, 6)
     with pytest.raises(ValueError, match="no frame to calibrate the int8 encoder on"):
         calibration_frames([[]], as_is)
+
+
+class InputModel:
+    """A fake clip model that keeps its last input clip; logits 0."""
+
+    def __call__(self, clip: torch.Tensor) -> torch.Tensor:
+        self.clip = clip.clone()
+        return torch.zeros(1, 1, *clip.shape[2:])
+
+
+def test_mean_and_std_reach_the_network_input():
+    """Explicit mean and std (and the PNS defaults otherwise) normalise each channel: (value / 255 - mean) / std."""
+    frame = np.empty((8, 8, 3), np.uint8)
+    frame[...] = (255, 51, 102)  # 1.0, 0.2, 0.4
+    model = InputModel()
+    predictor = VideoPredictor(model, spatial_size=(4, 4), clip_length=1, mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 2.0))
+    list(predictor([("f", frame)]))
+    assert model.clip.shape == (1, 3, 1, 4, 4)
+    expected = torch.tensor([1.0, -0.2, 0.2]).view(1, 3, 1, 1, 1).expand(1, 3, 1, 4, 4)
+    torch.testing.assert_close(model.clip, expected, rtol=0, atol=1e-6)
+    list(VideoPredictor(model, spatial_size=(4, 4), clip_length=1)([("f", frame)]))  # normalize=True by default
+    defaults = [(v - m) / s for v, m, s in zip((1.0, 0.2, 0.4), (0.4733, 0.4487, 0.3949), (0.2267, 0.2201, 0.2238))]
+    torch.testing.assert_close(model.clip[0, :, 0, 0, 0], torch.tensor(defaults), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_frames", [1, 2, 3, 4, 7])
+def test_anchor_clips_of_short_and_long_videos(num_frames):
+    """With an anchor every clip is frame 0 then the window of sequential_windows, a video shorter than T too."""
+    model = RecordingModel()
+    predictor = VideoPredictor(lambda clip: model(clip)[:, :, 1:], spatial_size=(16, 16), clip_length=3,
+                               anchor=True, normalize=False)
+    out = list(predictor(_frames(num_frames)))
+    windows = sequential_windows(num_frames, 3)
+    assert model.clips == [[0] + indices for indices, _ in windows]
+    assert [p.index for p in out] == list(range(num_frames))
+    # local position t of the frame sequential_windows writes is input position t + 1 (after the anchor): logit t + 1
+    written = {i: t for indices, writes in windows for t, (i, w) in enumerate(zip(indices, writes)) if w}
+    for p in out:
+        np.testing.assert_allclose(p.probability, 1 / (1 + np.exp(-(written[p.index] + 1.0))), rtol=1e-6)

@@ -81,3 +81,15 @@ def test_reset_starts_a_new_video_with_its_own_anchor():
         np.testing.assert_allclose(stream(frame), expected, rtol=0, atol=1e-5)
     # the old anchor (frame 0 of the first video) would give another result
     assert np.abs(_offline_last(net, second, anchor=first[0]) - _offline_last(net, second, anchor=second[0])).max() > 1e-4
+
+
+def test_streaming_runs_in_the_network_dtype():
+    """Frames are cast to the network's parameter dtype (bf16 on the fast path; here float64) before the encoder."""
+    net = small_network(num_blocks=1).double()
+    frames = [synthetic_frame(i) for i in range(3)]
+    stream = StreamingPredictor(net, spatial_size=SIZE, clip_length=2)
+    assert stream.dtype == torch.float64
+    for n, frame in enumerate(frames):
+        prob = stream(frame)
+        assert prob.dtype == np.float32 and prob.shape == frame.shape[:2]
+        np.testing.assert_allclose(prob, _offline_last(net, frames[max(0, n - 1) : n + 1]), rtol=0, atol=1e-6)

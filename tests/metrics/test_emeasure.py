@@ -71,3 +71,24 @@ def test_a_code_at_the_adaptive_threshold_is_positive():
     adaptive = frame_metrics(codes, gt)["adaptive_emeasure"]
     assert adaptive == pytest.approx(reference_emeasure(codes >= 102, gt), abs=1e-15)  # a perfect mask
     assert adaptive != pytest.approx(reference_emeasure(codes > 102, gt), abs=1e-3)
+
+
+def test_the_adaptive_threshold_is_capped_at_1():
+    """mean 0.75: the threshold is min(1.5, 1) = 1, so the six pixels at 1 are positive (uncapped, none would be);
+    the float path, and the 8-bit path (codes 0, 191, 255: mean 0.7495) like pysodmetrics."""
+    pred = np.array([[1.0] * 4, [1.0, 1.0, 0.75, 0.75], [0.75] * 4, [0.75, 0.75, 0.0, 0.0]])
+    assert pred.mean() == 0.75
+    gt = np.zeros((4, 4), bool)
+    gt[0] = gt[1] = True  # the six pixels at 1 and two at 0.75
+    assert [int(c) for c in adaptive_threshold_counts(pred, gt)] == [6, 0, 2, 8]  # TP, FP, FN, TN
+    expected = reference_emeasure(pred >= 1.0, gt)
+    assert compute_adaptive_emeasure(pred, gt) == pytest.approx(expected, abs=1e-15)
+    assert frame_metrics(pred, gt)["adaptive_emeasure"] == pytest.approx(expected, abs=1e-15)
+    codes = np.round(pred * 255).astype(np.uint8)
+    assert min(2 * (codes / 255).mean(), 1.0) == 1.0
+    ref = py_sod_metrics.Emeasure()
+    ref.step(codes, gt.astype(np.uint8) * 255)
+    for mode in ("matlab", "sunseg"):
+        adaptive = frame_metrics(codes, gt, mode=mode)["adaptive_emeasure"]
+        assert adaptive == pytest.approx(expected, abs=1e-15)
+        assert adaptive == pytest.approx(ref.get_results()["em"]["adp"], abs=1e-12)

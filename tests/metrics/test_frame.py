@@ -5,7 +5,7 @@ import numpy as np
 import py_sod_metrics  # pysodmetrics 1.6.2, the test dependency
 import pytest
 
-from monai_pns.metrics import FRAME_KEYS, frame_metrics
+from monai_pns.metrics import FRAME_KEYS, THRESHOLDS, frame_metrics
 from tests.metrics._cases import blob_case
 
 
@@ -116,3 +116,62 @@ def test_a_gt_pixel_of_128_is_background_and_129_polyp(mode):
     for key in FRAME_KEYS:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
     assert not np.array_equal(frame_metrics(pred, edge >= 128, mode=mode)["dice"], expected["dice"])
+
+
+@pytest.mark.parametrize("mode", ["matlab", "sunseg"])
+@pytest.mark.parametrize("as_float", [False, True])
+def test_each_key_alone_has_its_value_among_all(mode, as_float):
+    """``keys`` limits the work, not the values: every metric asked alone (the adaptive E-measure too, which comes
+    from the same call as the E-measure curve) is returned alone, with the value it has when all are computed."""
+    pred, gt = blob_case(36, 44, seed=6)
+    if as_float:
+        pred = pred / 255.0 * 0.8 + 0.1
+    everything = frame_metrics(pred, gt, mode=mode)
+    for key in FRAME_KEYS:
+        alone = frame_metrics(pred, gt, mode=mode, keys=(key,))
+        assert list(alone) == [key]
+        np.testing.assert_array_equal(alone[key], everything[key], err_msg=key)
+
+
+@pytest.mark.parametrize("value", [np.uint8(128), 0.5])
+def test_a_constant_prediction_is_left_as_is(value):
+    """A constant map has no range to min-max normalise (MATLAB ``mapminmax`` and pysodmetrics leave it): code 128
+    reads 128/255, a float 0.5 reads 0.5; every pixel is positive at the thresholds up to that value, none above."""
+    _, gt = blob_case(30, 40, seed=8)
+    pred = np.full(gt.shape, value)
+    level = 128 / 255 if pred.dtype == np.uint8 else 0.5
+    out = frame_metrics(pred, gt)
+    polyp = gt > 128
+    assert out["mae"] == pytest.approx(np.where(polyp, 1 - level, level).mean(), abs=1e-15)
+    positive = THRESHOLDS <= level  # every pixel is positive there, no pixel elsewhere
+    assert 0 < positive.sum() < 256
+    dice = 2 * polyp.sum() / (polyp.sum() + polyp.size)
+    np.testing.assert_allclose(out["dice"], np.where(positive, dice, 0.0), rtol=0, atol=1e-15)
+    if pred.dtype == np.uint8:  # pysodmetrics leaves a constant map as it is too
+        ref = py_sod_metrics.MAE()
+        ref.step(pred, gt)
+        assert out["mae"] == pytest.approx(ref.get_results()["mae"], abs=1e-12)
+
+
+def test_other_input_forms_score_as_their_usual_form():
+    """A (H, W, 1) map as (H, W), a bool GT as the uint8 GT it binarises to, a bool prediction as its 0 / 1 float
+    map and a float32 prediction as the same values in float64."""
+    pred, gt = blob_case(30, 38, seed=7)
+    binary, as_float32 = pred > 100, (pred / 255.0).astype(np.float32)
+    pairs = [
+        (frame_metrics(pred[..., None], gt), frame_metrics(pred, gt)),
+        (frame_metrics(pred, gt > 128), frame_metrics(pred, gt)),
+        (frame_metrics(binary, gt), frame_metrics(binary.astype(np.float64), gt)),
+        (frame_metrics(as_float32, gt), frame_metrics(as_float32.astype(np.float64), gt)),
+    ]
+    for got, expected in pairs:
+        for key in FRAME_KEYS:
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+def test_an_empty_prediction_is_named():
+    gt = np.zeros((8, 8), np.uint8)
+    for pred in (np.zeros((0, 8), np.uint8), np.zeros((8, 0))):
+        shape = rf"\({pred.shape[0]}, {pred.shape[1]}\)"
+        with pytest.raises(ValueError, match=rf"pred must not be empty, got shape {shape}"):
+            frame_metrics(pred, gt)

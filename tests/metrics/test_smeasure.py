@@ -144,3 +144,42 @@ def test_code_histogram_path_equals_float_path(seed, mode):
     np.testing.assert_array_equal(quadrant_hist, frame.quadrant_hist)
     from_codes = smeasure_from_quadrant_hist(quadrant_hist, frame.lut)
     assert from_codes == pytest.approx(from_values, abs=1e-12)
+
+
+@pytest.mark.parametrize("as_codes", [False, True])
+def test_frame_metrics_split_at_the_centroid_of_its_mode(as_codes):
+    """A GT whose 0-based column mean is 2.5: ``frame_metrics`` splits an 8-bit map (quadrant histograms) and a
+    float map (pixel sums) at MATLAB's column 4 in "matlab" mode and at pysodmetrics' column 3 in "sunseg" mode."""
+    rng = np.random.default_rng(4)
+    gt = np.zeros((9, 10), np.uint8)
+    gt[3:6, 2:4] = 255  # rows 3..5: mean 4, row 5 in both; columns 2, 3: mean 2.5
+    if as_codes:
+        pred = rng.integers(0, 256, gt.shape).astype(np.uint8)
+        pred[0, :2] = 0, 255  # min 0, max 255: normalising changes nothing
+        values = pred / 255
+    else:
+        pred = values = rng.uniform(size=gt.shape)
+        pred[0, :2] = 0.0, 1.0
+    matlab = frame_metrics(pred, gt, mode="matlab")["smeasure"]
+    sunseg = frame_metrics(pred, gt, mode="sunseg")["smeasure"]
+    assert matlab == pytest.approx(two_pass_smeasure(values, gt > 128, 5, 4), abs=1e-12)
+    assert sunseg == pytest.approx(two_pass_smeasure(values, gt > 128, 5, 3), abs=1e-12)
+    assert matlab != pytest.approx(sunseg, abs=1e-6)
+    if as_codes:
+        ref = py_sod_metrics.Smeasure()
+        ref.step(pred, gt)
+        assert sunseg == pytest.approx(ref.get_results()["sm"], abs=1e-12)
+
+
+@pytest.mark.parametrize("gt_value", [0, 255])
+@pytest.mark.parametrize("mode", ["matlab", "sunseg"])
+def test_degenerate_gt_from_codes(gt_value, mode):
+    """The 8-bit path: an empty GT scores 1 - mean(pred), a full GT mean(pred), on the normalised map."""
+    pred, _ = blob_case(20, 26, seed=2)
+    gt = np.full(pred.shape, gt_value, np.uint8)
+    values = (pred - pred.min()) / (pred.max() - pred.min())
+    expected = values.mean() if gt_value else 1 - values.mean()
+    assert frame_metrics(pred, gt, mode=mode)["smeasure"] == pytest.approx(expected, abs=1e-12)
+    ref = py_sod_metrics.Smeasure()
+    ref.step(pred, gt)
+    assert frame_metrics(pred, gt, mode=mode)["smeasure"] == pytest.approx(ref.get_results()["sm"], abs=1e-12)

@@ -105,3 +105,28 @@ def test_far_pixels_beyond_decay_radius(as_codes):
         assert frame_metrics(pred_u8, gt)["weighted_fmeasure"] == pytest.approx(expected, abs=1e-12)
     else:
         assert compute_weighted_fmeasure(pred_u8 / 255.0, gt > 128) == pytest.approx(expected, abs=1e-12)
+
+
+def test_an_even_window_is_centred_between_its_middle_pixels():
+    """fspecial('gaussian', 4, 1.5) is centred at (size - 1) / 2: offsets -1.5, -0.5, 0.5, 1.5."""
+    k = gaussian_kernel_1d(4, 1.5)
+    x = np.array([-1.5, -0.5, 0.5, 1.5])
+    full = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * 1.5**2))
+    np.testing.assert_allclose(np.outer(k, k), full / full.sum(), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(k, k[::-1])
+
+
+def test_codes_whose_code_0_is_not_0():
+    """With a lut that maps code 0 to a positive value, the code-0 pixels far from the GT are false positives: the
+    code path equals the float path on ``lut[codes]`` and pysodmetrics."""
+    gt = np.zeros((40, 60), bool)
+    gt[10:18, 40:50] = True
+    codes = np.zeros(gt.shape, np.uint8)
+    codes[8:20, 38:52] = 200
+    codes[12:16, 42:48] = 255
+    lut = np.linspace(0.2, 1.0, 256)
+    expected = pysod_wfm(lut[codes], gt, normalize=False)
+    assert compute_weighted_fmeasure(lut[codes], gt) == pytest.approx(expected, abs=1e-12)
+    assert compute_weighted_fmeasure(codes, gt, lut=lut) == pytest.approx(expected, abs=1e-12)
+    zero_lut = np.linspace(0.0, 1.0, 256)  # code 0 is 0 there: the same map scores higher, having no such pixels
+    assert compute_weighted_fmeasure(codes, gt, lut=zero_lut) > expected + 0.05

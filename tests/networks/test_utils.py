@@ -104,3 +104,32 @@ def test_load_state_dict_checked_lists_every_key_at_fault():
                        r"\['1\.weight: \(3,\) vs \(2,\)'\]\.$"):
         load_state_dict_checked(model, state, "'bad.pt'")
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())  # nothing loaded
+
+
+def test_frames_to_clip_is_a_view_of_the_frames():
+    """No copy is made (docstring): a frame written after the reshape shows in the clip."""
+    frames = torch.zeros(6, 2, 3, 4)  # (B*T, C, H, W), B = 2, T = 3
+    clip = frames_to_clip(frames, 2)
+    assert clip.shape == (2, 2, 3, 3, 4)
+    assert clip.untyped_storage().data_ptr() == frames.untyped_storage().data_ptr()
+    frames[1 * 3 + 2] = 7.0  # frame t = 2 of clip b = 1
+    assert torch.equal(clip[1, :, 2], torch.full((2, 3, 4), 7.0)) and int(clip.count_nonzero()) == 2 * 3 * 4
+
+
+def test_load_state_dict_checked_lets_only_num_batches_tracked_be_missing():
+    """A missing running statistic is an error like any other key (only ``num_batches_tracked`` may be absent)."""
+    model = _conv_bn()
+    state = dict(_conv_bn().state_dict())
+    del state["1.running_mean"], state["1.num_batches_tracked"]
+    with pytest.raises(ValueError, match=r"missing keys \['1\.running_mean'\], unexpected keys \[\], shape mismatches "
+                       r"\(checkpoint vs model\) \[\]\.$"):
+        load_state_dict_checked(model, state, "'old.pt'")
+
+
+def test_load_state_dict_checked_a_transposed_weight_is_a_shape_mismatch():
+    """Same number of elements, another shape: listed as a mismatch, not passed on to ``load_state_dict``."""
+    model = torch.nn.Linear(2, 3)  # weight (3, 2)
+    state = {"weight": torch.zeros(2, 3), "bias": torch.zeros(3)}
+    match = r"shape mismatches \(checkpoint vs model\) \['weight: \(2, 3\) vs \(3, 2\)'\]"
+    with pytest.raises(ValueError, match=match):
+        load_state_dict_checked(model, state, "'transposed.pt'")

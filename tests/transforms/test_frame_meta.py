@@ -7,10 +7,12 @@ from monai.data import DataLoader, Dataset, MetaTensor, decollate_batch
 from monai_pns.data import batch_frame_ids
 from monai_pns.transforms import (
     LoadFramesd,
+    RandClipWindowd,
     SequentialClipsd,
     expand_frames,
     expand_sequential_clips,
 )
+from monai_pns.transforms.frame_meta import frame_meta, select_frame_meta
 from tests.bundle_chains import ALWAYS, bundle_chain, cached_train_chain
 from tests.stand_ins import synthetic_test_videos
 
@@ -132,3 +134,52 @@ def test_bad_bookkeeping_is_named(cases):
     single = expand_frames(cases[:1])[0]
     with pytest.raises(ValueError, match="item key 'frame_write' must hold one value"):
         LoadFramesd(keys="image")({**single, "frame_write": [True]})
+
+
+def _loaded_case(n: int = 12) -> MetaTensor:
+    """A case as LoadFramesd leaves it (values: the frame index), with its frame metadata, without reading files."""
+    return MetaTensor(torch.arange(float(n)).reshape(1, n, 1, 1).expand(1, n, 2, 3).clone(),
+                      meta=frame_meta(list(range(n)), [True] * n, [f"{i}.jpg" for i in range(n)], (n, 2, 3), "v"))
+
+
+def test_cutting_a_cached_case_leaves_its_metadata_alone():
+    """A cached case is cut again every epoch: its own spatial_shape (and the rest of its meta) must stay (12, 2, 3)."""
+    case = _loaded_case()
+    for clips in (
+        SequentialClipsd(keys="image", clip_length=5, anchor=True)({"image": case}),
+        [RandClipWindowd(keys="image", clip_length=4)({"image": case}) for _ in range(2)],
+    ):
+        for clip in clips:
+            t = len(clip["frame_index"])
+            assert clip["image"].meta["spatial_shape"].tolist() == [t, 2, 3]
+            assert clip["image"][0, :, 0, 0].tolist() == [float(i) for i in clip["frame_index"]]
+        assert case.meta["spatial_shape"].tolist() == [12, 2, 3]
+        assert case.meta["frame_index"].tolist() == list(range(12)) and case.meta["frame_write"].all()
+        assert case.meta["frame_path"] == [f"{i}.jpg" for i in range(12)]
+
+
+def test_select_frame_meta_keeps_absent_keys_absent():
+    """Docstring contract: keys of the contract the meta lacks stay absent, other keys are kept as they are."""
+    meta = {"frame_index": torch.tensor([10, 11, 12]), "filename_or_obj": "clip.nii.gz", "affine": "kept"}
+    out = select_frame_meta(meta, [2, 0])
+    assert set(out) == {"frame_index", "filename_or_obj", "affine"}
+    assert out["frame_index"].tolist() == [12, 10] and out["filename_or_obj"] == "clip.nii.gz"
+    assert select_frame_meta(meta, [1], writes=[False])["frame_write"].tolist() == [False]
+    assert meta["frame_index"].tolist() == [10, 11, 12]
+
+
+def test_a_meta_tensor_without_frame_metadata_is_cut_but_its_meta_left_alone():
+    """A MetaTensor from another loader (no frame_index): no frame_write is invented, spatial_shape not rewritten."""
+    image = MetaTensor(torch.arange(7.0).reshape(1, 7, 1, 1), meta={"spatial_shape": torch.tensor([9, 9, 7])})
+    clips = SequentialClipsd(keys="image", clip_length=5)({"image": image})
+    assert [c["image"].flatten().tolist() for c in clips] == [[0, 1, 2, 3, 4], [2, 3, 4, 5, 6]]
+    for clip in clips:
+        assert "frame_write" not in clip["image"].meta and "frame_index" not in clip["image"].meta
+        assert clip["image"].meta["spatial_shape"].tolist() == [9, 9, 7]
+
+
+@pytest.mark.parametrize("video_id, expected", [(0, "0"), (7, "7"), ("CVC-300/1", "CVC-300/1")])
+def test_video_id_zero_is_kept(video_id, expected):
+    """A case named by the number 0 (a falsy id) still gets its video_id, as a string; only None leaves it out."""
+    assert frame_meta(0, True, "0.jpg", (4, 4), video_id)["video_id"] == expected
+    assert "video_id" not in frame_meta(0, True, "0.jpg", (4, 4), None)

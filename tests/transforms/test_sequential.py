@@ -7,7 +7,12 @@ from monai.transforms import Compose, Resized
 
 from monai_pns.data.synthetic import generate_synthetic_dataset
 from monai_pns.transforms.loading import LoadFramesd
-from monai_pns.transforms.sequential import SequentialClipsd, expand_sequential_clips, sequential_windows
+from monai_pns.transforms.sequential import (
+    SequentialClipsd,
+    expand_frames,
+    expand_sequential_clips,
+    sequential_windows,
+)
 
 
 def test_twelve_frames_last_clip_shifted():
@@ -91,3 +96,54 @@ def test_synthetic_videos_predicted_once_per_frame(tmp_path):
             written += [p for p, w in zip(clip["frame_path"], clip["frame_write"]) if w]
     frames = [f for case in cases for f in case["image"]]
     assert len(written) == len(frames) == 24 and set(written) == set(frames)
+
+
+def test_tuple_and_path_refs(tmp_path):
+    """Refs as a tuple of pathlib.Path: clips are cut from them and frame_path holds the refs as strings."""
+    paths = tuple(tmp_path / f"{i}.jpg" for i in range(7))
+    clips = SequentialClipsd(keys="image", clip_length=5)({"image": paths})
+    assert [c["frame_index"] for c in clips] == [[0, 1, 2, 3, 4], [2, 3, 4, 5, 6]]
+    assert clips[1]["image"] == [paths[i] for i in (2, 3, 4, 5, 6)]
+    assert clips[1]["frame_path"] == [str(tmp_path / f"{i}.jpg") for i in (2, 3, 4, 5, 6)]
+    assert all(type(p) is str for c in clips for p in c["frame_path"])
+
+
+def test_expand_with_anchor():
+    """expand_sequential_clips(anchor=True): frame 0 first in every clip, not written there."""
+    cases = [{"image": [f"a{i}" for i in range(7)]}, {"image": ["b0", "b1"]}]
+    clips = expand_sequential_clips(cases, clip_length=5, anchor=True)
+    assert [c["frame_index"] for c in clips] == [[0, 0, 1, 2, 3, 4], [0, 2, 3, 4, 5, 6], [0, 0, 0, 1, 1, 1]]
+    assert clips[1]["frame_write"] == [False, False, False, False, True, True]
+    assert clips[2]["frame_write"] == [False, True, False, True, False, False]
+    assert clips[1]["image"] == ["a0", "a2", "a3", "a4", "a5", "a6"]
+
+
+def test_expand_frames_with_keys_of_other_names():
+    items = expand_frames([{"case": "v", "video": ["0.jpg", "1.jpg", "2.jpg"]}], keys=("video",))
+    assert [(i["video"], i["frame_index"], i["frame_path"], i["frame_write"]) for i in items] == [
+        ("0.jpg", 0, "0.jpg", True), ("1.jpg", 1, "1.jpg", True), ("2.jpg", 2, "2.jpg", True)]
+
+
+def test_expand_frames_of_loaded_tensors():
+    """A case already loaded as (C, N, H, W) tensors gives (C, H, W) images, frame t of every channel."""
+    image = torch.arange(3 * 4, dtype=torch.float32).reshape(3, 4, 1, 1).expand(3, 4, 2, 2)  # value 4c + t
+    label = torch.tensor([0.0, 1.0, 1.0, 0.0]).reshape(1, 4, 1, 1).expand(1, 4, 2, 2)
+    items = expand_frames([{"image": image, "label": label}])
+    assert len(items) == 4
+    for t, item in enumerate(items):
+        assert item["image"].shape == (3, 2, 2) and item["label"].shape == (1, 2, 2)
+        assert item["image"][:, 0, 0].tolist() == [t, 4 + t, 8 + t] and item["frame_index"] == t
+        assert item["label"][0, 0, 0].item() == [0, 1, 1, 0][t]
+
+
+def test_sequential_windows_refuses_a_clip_length_of_zero():
+    with pytest.raises(ValueError, match=r"num_frames=5, clip_length=0"):
+        sequential_windows(5, 0)
+
+
+def test_bookkeeping_keys_of_other_names():
+    case = {"image": [f"{i}.jpg" for i in range(7)]}
+    clips = SequentialClipsd(keys="image", clip_length=5, index_key="idx", write_key="w", path_key="p")(case)
+    assert [c["idx"] for c in clips] == [[0, 1, 2, 3, 4], [2, 3, 4, 5, 6]]
+    assert clips[1]["w"] == [False, False, False, True, True] and clips[1]["p"] == [f"{i}.jpg" for i in range(2, 7)]
+    assert not {"frame_index", "frame_write", "frame_path"} & set(clips[0])

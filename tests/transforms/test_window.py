@@ -113,3 +113,55 @@ def test_errors():
         RandClipWindowd(keys="image")({"image": np.zeros((3, 4, 4))})
     with pytest.raises(ValueError, match="none of the keys"):
         RandClipWindowd(keys="image", allow_missing_keys=True)({"label": ["a"]})
+
+
+def test_an_empty_case_is_refused_with_its_count():
+    """0 frames is below the limit of 1: no window (clamping to frame -1 would read the last ref of nothing)."""
+    with pytest.raises(ValueError, match=r"num_frames=0, clip_length=5, stride=1"):
+        window_starts(0, 5)
+    with pytest.raises(ValueError, match=r"clip_length=0"):
+        window_starts(5, 0)
+    with pytest.raises(ValueError, match=r"stride=0"):
+        window_starts(5, 5, stride=0)
+    with pytest.raises(ValueError, match=r"num_frames=0"):
+        RandClipWindowd(keys="image")({"image": []})
+
+
+def test_draws_with_the_ends_allowed():
+    """exclude_ends=False: every window of 5 within frames 0..11 is drawn, the first and the last frame included."""
+    sample = RandClipWindowd(keys="image", clip_length=5, exclude_ends=False)
+    sample.set_random_state(0)
+    starts = set()
+    for _ in range(200):
+        idx = sample(_case(12))["frame_index"]
+        assert idx == list(range(idx[0], idx[0] + 5))
+        starts.add(idx[0])
+    assert starts == set(range(0, 8))
+
+
+def test_strided_draws_stay_inside_the_case():
+    """stride 2, 3 frames: span 5; within frames 1..10 the starts are 1..6 (frames s, s + 2, s + 4, never clamped)."""
+    sample = RandClipWindowd(keys="image", clip_length=3, stride=2)
+    sample.set_random_state(0)
+    starts = set()
+    for _ in range(200):
+        idx = sample(_case(12))["frame_index"]
+        assert idx == [idx[0], idx[0] + 2, idx[0] + 4]
+        starts.add(idx[0])
+    assert starts == set(range(1, 7))
+
+
+def test_tuples_of_refs():
+    """A case whose refs are tuples (not lists) is cut like a list; the window comes back as a list of refs."""
+    case = {"image": tuple(f"{i}.jpg" for i in range(12)), "label": tuple(f"{i}.png" for i in range(12))}
+    sample = RandClipWindowd(keys=("image", "label"), clip_length=5)
+    sample.set_random_state(0)
+    d = sample(case)
+    idx = d["frame_index"]
+    assert len(idx) == 5 and 1 <= idx[0] <= 6
+    assert d["image"] == [f"{i}.jpg" for i in idx] and d["label"] == [f"{i}.png" for i in idx]
+
+
+def test_index_key_of_another_name():
+    d = RandClipWindowd(keys="image", clip_length=3, index_key="window")(_case(12))
+    assert "frame_index" not in d and d["image"] == [f"{i}.jpg" for i in d["window"]] and len(d["window"]) == 3

@@ -131,3 +131,15 @@ def test_bad_arch():
 def test_key_without_module_is_unexpected():
     with pytest.raises(ValueError, match=r"\['decoder'\]"):
         convert_official_state_dict({"decoder": torch.zeros(1)})
+
+
+def test_foreign_keys_are_named_as_in_the_file():
+    """A key of no released module is named as the checkpoint spells it, ``module.`` prefix included, both by the
+    conversion and by the loading (next to the missing keys)."""
+    state = {f"module.{k}": v for k, v in random_official_state_dict("pnsnet").items()}
+    state["module.NSB_3.bn.weight"] = torch.zeros(3)
+    match = r"no module of the released 'pnsnet' network: \['module\.NSB_3\.bn\.weight'\]"
+    with pytest.raises(ValueError, match=match):
+        convert_official_state_dict(state, "pnsnet")
+    with pytest.raises(ValueError, match=r"missing keys \[\], unexpected keys \['module\.NSB_3\.bn\.weight'\]"):
+        PNSNet.from_official(state)
