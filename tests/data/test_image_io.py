@@ -39,6 +39,9 @@ def test_colour_and_conversions(tmp_path):
     cv2.imwrite(str(tmp_path / "deep.png"), np.full((4, 5), 65535, np.uint16))
     deep = read_image(tmp_path / "deep.png")
     assert deep.dtype == np.uint8 and (deep == 255).all()
+    # the high byte of each 16-bit value, whatever its low byte: 0x80FF -> 128, 0x00FF -> 0, 0x0100 -> 1
+    cv2.imwrite(str(tmp_path / "bytes.png"), np.array([[0x80FF, 0x00FF, 0x0100]], np.uint16))
+    np.testing.assert_array_equal(read_image(tmp_path / "bytes.png", mask=True), [[128, 0, 1]])
     assert read_image(tmp_path / "deep.png", mask=True).shape == (4, 5)
     np.testing.assert_array_equal(read_image(tmp_path / "rgb.png", mask=True), 30)  # colour mask: brightest channel
 

@@ -60,5 +60,12 @@ def test_summary_json_and_csv_hold_the_documented_keys_and_counts(pnsnet_tree, t
         ("Noisy", "CVC-300"): ("2", "18", "1", "21"), ("Noisy", "CVC-612-T"): ("1", "9", "0", "11"),
     }
     markdown = (out / "summary.md").read_text()
+    tables = [lines for lines in (block.splitlines() for block in markdown.split("\n## ")[1:])]
+    assert len(tables) == 2
+    for lines in tables:  # a Markdown table renders only when its separator row has the header's columns
+        header, separator, *rows = [line for line in lines if line.startswith("|")]
+        assert header.startswith("| Model | maxDice |") and len(rows) == 2
+        assert separator == "|---" * header.count(" | ") + "|---|"
+        assert {row.count("|") for row in rows} == {header.count("|")}
     assert "Missing predictions scored as all-zero maps: Noisy: 1\n" in markdown
     assert "Predictions of another size than their ground truth, resized to it: Noisy: 32\n" in markdown
